@@ -1,0 +1,4 @@
+// Public face of configuration: the schema, its types and the loader.
+export { configSchema, tenantSchema, upstreamSchema, duration, type Config, type TenantConfig } from './schema.js';
+export { loadConfig, parseConfig, ConfigError } from './load.js';
+export { parseDuration } from './duration.js';

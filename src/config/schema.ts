@@ -1,0 +1,100 @@
+// The declarative config table: every option with its type, default and unit; the one place config shape is defined.
+import { z } from 'zod';
+import { parseDuration } from './duration.js';
+
+/** A duration with a unit ("5s"), stored as milliseconds. */
+export const duration = (def: string) =>
+  z
+    .string()
+    .default(def)
+    .transform((v, ctx) => {
+      const ms = parseDuration(v);
+      if (ms === undefined) {
+        ctx.addIssue({ code: 'custom', message: `expected a duration with a unit such as "500ms", "5s" or "2m", got "${v}"` });
+        return z.NEVER;
+      }
+      return ms;
+    });
+
+const port = z.number().int().min(0).max(65535);
+const host = z.string().min(1);
+
+/** Upstream PostgreSQL for a tenant. */
+export const upstreamSchema = z.strictObject({
+  host: host, // hostname or IP (a Fly machine's private_ip, fdaa:…)
+  port: port.default(5432),
+  /** TLS towards the upstream: disable (default), require (no verification) or verify-full. */
+  tls: z.enum(['disable', 'require', 'verify-full']).default('disable'),
+  /** CA bundle for verify-full. */
+  caFile: z.string().optional(),
+});
+
+/** A tenant: who the database belongs to. Later issues add pool, auth and Fly settings here. */
+export const tenantSchema = z.strictObject({
+  id: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'lowercase letters, digits, "-" and "_", starting with a letter or digit'),
+  upstream: upstreamSchema,
+  /** Refuse clients that did not negotiate TLS (default: the global tls.requireTls). */
+  requireTls: z.boolean().optional(),
+  /** Initial allowlist (CIDRs or addresses); absent means the netrules default policy applies. */
+  allowlist: z.array(z.string()).optional(),
+  /** End sessions already open from an address that an allowlist edit removes. */
+  dropDisallowedSessions: z.boolean().default(false),
+});
+
+export type TenantConfig = z.output<typeof tenantSchema>;
+
+export const configSchema = z.strictObject({
+  listen: z
+    .strictObject({
+      host: host.default('0.0.0.0'),
+      port: port.default(6432),
+    })
+    .prefault({}),
+  proxyProtocol: z
+    .strictObject({
+      /** required: every connection must start with a header; optional: honoured when present; off: never read. */
+      mode: z.enum(['required', 'optional', 'off']).default('optional'),
+      /** CIDRs of the proxies whose headers are believed (Fly's proxy). Default: loopback only. */
+      trustedProxies: z.array(z.string()).default(['127.0.0.0/8', '::1/128']),
+      /** How long a peer has to send a complete header. */
+      headerTimeout: duration('3s'),
+    })
+    .prefault({}),
+  tls: z
+    .strictObject({
+      certFile: z.string().optional(),
+      keyFile: z.string().optional(),
+      /** Refuse plain-text clients for every tenant (a tenant's requireTls overrides). */
+      requireTls: z.boolean().default(false),
+    })
+    .prefault({}),
+  startup: z
+    .strictObject({
+      /** Largest StartupMessage accepted, in bytes (PostgreSQL's own limit is 10000). */
+      maxPacketSize: z.number().int().min(64).max(1_048_576).default(10_000),
+      /** Time from accept to a complete StartupMessage. */
+      timeout: duration('10s'),
+    })
+    .prefault({}),
+  upstream: z
+    .strictObject({
+      /** Time to open and authenticate a server connection. */
+      connectTimeout: duration('5s'),
+    })
+    .prefault({}),
+  metrics: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      host: host.default('127.0.0.1'),
+      port: port.default(9187),
+    })
+    .prefault({}),
+  log: z
+    .strictObject({
+      level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+    })
+    .prefault({}),
+  tenants: z.array(tenantSchema).default([]),
+});
+
+export type Config = z.output<typeof configSchema>;

@@ -1,0 +1,3 @@
+// Public face of the wire-protocol helpers shared by the proxy and pool areas.
+export * from './codes.js';
+export * from './backend.js';
