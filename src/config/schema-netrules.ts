@@ -1,0 +1,92 @@
+// Config for network restrictions: the default policy, where tenants and allowlists are stored, and the admin API listener.
+import { z } from 'zod';
+import { parseDuration } from './duration.js';
+import { CidrParseError, parseCidr } from '../net/index.js';
+
+// schema.ts imports this file, so its `duration` helper is not initialised yet when this module runs; same helper, local.
+const duration = (def: string) =>
+  z
+    .string()
+    .default(def)
+    .transform((v, ctx) => {
+      const ms = parseDuration(v);
+      if (ms === undefined) {
+        ctx.addIssue({ code: 'custom', message: `expected a duration with a unit such as "500ms", "5s" or "2m", got "${v}"` });
+        return z.NEVER;
+      }
+      return ms;
+    });
+
+const port = z.number().int().min(0).max(65535);
+
+/** One allowlist entry: an IPv4/IPv6 address or CIDR, refused with the entry named when it does not parse. */
+export const allowlistEntrySchema = z.string().superRefine((text, ctx) => {
+  try {
+    parseCidr(text);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: err instanceof CidrParseError ? err.message : `invalid address or CIDR "${text}"` });
+  }
+});
+
+/** A tenant's allowlist; absent means the default policy. The cap keeps one request from exhausting memory. */
+export const allowlistSchema = z.array(allowlistEntrySchema).max(100_000);
+
+/** `netrules`: what applies to a tenant that has no allowlist. */
+export const netrulesSchema = z
+  .strictObject({
+    /** allow (default): a tenant without a list admits every address; deny: it admits none. */
+    defaultPolicy: z.enum(['allow', 'deny']).default('allow'),
+  })
+  .prefault({});
+
+/**
+ * `store`: where tenants and allowlists live. Tenants in `tenants:` seed the store at start: an id the store
+ * does not hold yet is written from the config; an id it already holds keeps the stored (possibly edited) record.
+ */
+export const storeSchema = z
+  .strictObject({
+    /** embedded (default): a JSON file on local disk; redis: shared by every node; memory: config only, lost on restart. */
+    kind: z.enum(['embedded', 'redis', 'memory']).default('embedded'),
+    /** The embedded store's file; written atomically (temp file, fsync, rename). */
+    path: z.string().min(1).default('./pgporter-state.json'),
+    /** How often the embedded file is stat()ed in case a file-system watch event was missed. */
+    pollInterval: duration('1s'),
+    redis: z
+      .strictObject({
+        /** redis://[:password@]host:port[/db] or rediss:// for TLS. */
+        url: z.string().regex(/^rediss?:\/\//, 'expected a redis:// or rediss:// URL').default('redis://127.0.0.1:6379'),
+        /** Overrides a password in the URL; write it as ${ENV_VAR}. */
+        password: z.string().optional(),
+        /** CA bundle to verify a rediss:// server. */
+        caFile: z.string().optional(),
+        /** Prefix for every key and channel, so several deployments can share one Redis. */
+        keyPrefix: z.string().default('pgporter:'),
+        /** Full resync period: bounds how long a lost pub/sub message can leave a node stale. */
+        resyncInterval: duration('5s'),
+        /** Time to wait for Redis at start before serving with `loaded=false`. */
+        connectTimeout: duration('2s'),
+      })
+      .prefault({}),
+  })
+  .prefault({});
+
+/** `admin`: the HTTP API that edits tenants and allowlists. */
+export const adminSchema = z
+  .strictObject({
+    enabled: z.boolean().default(true),
+    /** Loopback by default: expose it deliberately. */
+    host: z.string().min(1).default('127.0.0.1'),
+    port: port.default(9188),
+    /** Bearer tokens; the name appears in audit logs, the token never does. Write tokens as ${ENV_VAR}. */
+    tokens: z
+      .array(
+        z.strictObject({
+          name: z.string().min(1).max(64),
+          token: z.string().min(16, 'tokens must be at least 16 characters'),
+        }),
+      )
+      .default([]),
+    /** Largest request body accepted, in bytes (default 1 MiB). */
+    maxBodyBytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(1_048_576),
+  })
+  .prefault({});
