@@ -2,3 +2,4 @@
 export { configSchema, tenantSchema, upstreamSchema, duration, type Config, type TenantConfig } from './schema.js';
 export { loadConfig, parseConfig, ConfigError } from './load.js';
 export { parseDuration } from './duration.js';
+export { allowlistSchema, allowlistEntrySchema, netrulesSchema, storeSchema, adminSchema } from './schema-netrules.js'; // netrules (issue 4)

@@ -1,6 +1,7 @@
 // The declarative config table: every option with its type, default and unit; the one place config shape is defined.
 import { z } from 'zod';
 import { parseDuration } from './duration.js';
+import { adminSchema, allowlistSchema, netrulesSchema, storeSchema } from './schema-netrules.js'; // netrules (issue 4)
 
 /** A duration with a unit ("5s"), stored as milliseconds. */
 export const duration = (def: string) =>
@@ -36,7 +37,7 @@ export const tenantSchema = z.strictObject({
   /** Refuse clients that did not negotiate TLS (default: the global tls.requireTls). */
   requireTls: z.boolean().optional(),
   /** Initial allowlist (CIDRs or addresses); absent means the netrules default policy applies. */
-  allowlist: z.array(z.string()).optional(),
+  allowlist: allowlistSchema.optional(), // netrules (issue 4): entries validated as CIDRs
   /** End sessions already open from an address that an allowlist edit removes. */
   dropDisallowedSessions: z.boolean().default(false),
 });
@@ -94,6 +95,11 @@ export const configSchema = z.strictObject({
       level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
     })
     .prefault({}),
+  // --- netrules (issue 4): default policy, tenant store, admin API ---
+  netrules: netrulesSchema,
+  store: storeSchema,
+  admin: adminSchema,
+  // --- end netrules ---
   tenants: z.array(tenantSchema).default([]),
 });
 
