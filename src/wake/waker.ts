@@ -1,0 +1,377 @@
+// Wake on connect and suspend when idle: one wake in flight per tenant shared by every waiting client, and one coarse sweep that suspends idle machines.
+import type { Config } from '../config/index.js';
+import { ClientError } from '../errors.js';
+import type { Logger, Metrics } from '../observability/index.js';
+import type { TenantRecord } from '../store/index.js';
+import { HOPELESS_STATES, type MachineDriver, type MachineState } from './driver.js';
+import { defaultDriverFor } from './driver-factory.js';
+import { FlyApiError } from './fly-error.js';
+import { wakeMetrics, type WakeMetrics } from './wake-metrics.js';
+
+export interface WakeManager {
+  /**
+   * Resolves once the tenant's machine is started: at once for tenants without a `fly` block or known to be started.
+   * Concurrent callers share one wake (one start call however many clients). `onWaking` is called once per caller when
+   * a wake is actually needed, so it can send a NoticeResponse. A suspend in progress is waited out, then the machine
+   * is woken. Rejects with ClientError WAKE_FAILED (57P03) on failure or after the wake timeout.
+   * Call `clientConnected` before this, so the idle sweep never suspends under a client that is being admitted.
+   */
+  ensureAwake(tenant: TenantRecord, onWaking?: () => void): Promise<void>;
+  /** Bumped whenever the machine is suspended or resumed; server connections opened under an older epoch are suspect. */
+  epoch(tenantId: string): number;
+  /** Forget that the machine is started (an upstream connect failed), so the next ensureAwake asks for its state. */
+  markSuspect(tenantId: string): void;
+  /** Reports the second wake phase: from machine started to PostgreSQL accepting a connection. */
+  observeReady(tenantId: string, seconds: number): void;
+  clientConnected(tenantId: string): void;
+  clientDisconnected(tenantId: string): void;
+  /** Called before an idle suspend so the tenant's server connections can be closed first. */
+  setBeforeSuspend(fn: (tenantId: string) => Promise<void>): void;
+  close(): Promise<void>;
+}
+
+export interface WakeManagerOptions {
+  config: Config;
+  logger: Logger;
+  metrics: Metrics;
+  getTenant: (id: string) => TenantRecord | undefined;
+  /** Default: from the tenant's `fly` block (Fly API or local signals); undefined means "nothing to wake". */
+  driverFor?: (tenant: TenantRecord) => MachineDriver | undefined;
+  /** Period of the idle sweep in ms. Default 1000. */
+  sweepIntervalMs?: number;
+}
+
+/** A wake under way, shared by every caller that arrives before it settles. */
+interface Wake {
+  promise: Promise<void>;
+  /** Set once the machine was found not started; later callers are told at once. */
+  needed: boolean;
+  listeners: Array<() => void>;
+}
+
+interface TenantState {
+  readonly id: string;
+  driver: MachineDriver | undefined;
+  /** The tenant's `fly` block as JSON, to notice a config edit and pick a new driver. */
+  driverKey: string;
+  knownStarted: boolean;
+  epoch: number;
+  clients: number;
+  /** Callers inside ensureAwake (waiting for a suspend or a wake): a suspend must not start under them. */
+  pending: number;
+  /** When the client count last dropped to zero (or the tenant was first seen); undefined while clients are connected. */
+  idleSince: number | undefined;
+  wake: Wake | undefined;
+  suspending: Promise<void> | undefined;
+  lastState: string | undefined;
+}
+
+/** Extra time the hard timer grants past the deadline, so a driver's own, more specific timeout error wins. */
+const DEADLINE_GRACE_MS = 250;
+
+export function createWakeManager(opts: WakeManagerOptions): WakeManager {
+  return new Waker(opts);
+}
+
+class Waker implements WakeManager {
+  private readonly config: Config;
+  private readonly log: Logger;
+  private readonly m: WakeMetrics;
+  private readonly getTenant: WakeManagerOptions['getTenant'];
+  private readonly driverFor: (tenant: TenantRecord) => MachineDriver | undefined;
+  private readonly tenants = new Map<string, TenantState>();
+  private readonly sweepTimer: NodeJS.Timeout;
+  private beforeSuspend: ((tenantId: string) => Promise<void>) | undefined;
+  private closed = false;
+
+  constructor(opts: WakeManagerOptions) {
+    const sweepMs = opts.sweepIntervalMs ?? 1000;
+    if (!(sweepMs > 0)) throw new TypeError(`createWakeManager: sweepIntervalMs must be positive, got ${sweepMs}`);
+    this.config = opts.config;
+    this.log = opts.logger.child({ area: 'wake' });
+    this.m = wakeMetrics(opts.metrics.registry);
+    this.getTenant = opts.getTenant;
+    this.driverFor = opts.driverFor ?? defaultDriverFor(opts.config, this.log);
+    this.sweepTimer = setInterval(() => this.sweep(), sweepMs);
+    this.sweepTimer.unref();
+  }
+
+  // ---- public API ----
+
+  async ensureAwake(tenant: TenantRecord, onWaking?: () => void): Promise<void> {
+    if (this.closed) throw new ClientError('SHUTTING_DOWN', 'pgporter is shutting down');
+    const s = this.stateFor(tenant);
+    if (!s.driver) return;
+    if (s.knownStarted && !s.wake && !s.suspending) return;
+    let told = false;
+    const tell = () => {
+      if (told || !onWaking) return;
+      told = true;
+      try {
+        onWaking();
+      } catch (err) {
+        this.log.warn({ tenant: s.id, err }, 'onWaking callback threw');
+      }
+    };
+    s.pending++;
+    this.m.waitingClients.set({ tenant: s.id }, s.pending);
+    try {
+      if (s.suspending) {
+        tell(); // the machine is going to sleep right now, so waking it is certain
+        await s.suspending;
+      }
+      if (s.knownStarted && !s.wake) return;
+      const wake = s.wake ?? this.beginWake(s);
+      if (wake.needed) tell();
+      else wake.listeners.push(tell);
+      await wake.promise;
+    } finally {
+      s.pending--;
+      this.m.waitingClients.set({ tenant: s.id }, s.pending);
+    }
+  }
+
+  epoch(tenantId: string): number {
+    return this.tenants.get(tenantId)?.epoch ?? 0;
+  }
+
+  markSuspect(tenantId: string): void {
+    const s = this.tenants.get(tenantId);
+    if (s) s.knownStarted = false;
+  }
+
+  observeReady(_tenantId: string, seconds: number): void {
+    if (Number.isFinite(seconds) && seconds >= 0) this.m.wakeDuration.observe({ phase: 'postgres_ready' }, seconds);
+  }
+
+  clientConnected(tenantId: string): void {
+    const s = this.tenants.get(tenantId) ?? this.newState(tenantId);
+    s.clients++;
+    s.idleSince = undefined;
+  }
+
+  clientDisconnected(tenantId: string): void {
+    const s = this.tenants.get(tenantId);
+    if (!s || s.clients === 0) {
+      this.log.warn({ tenant: tenantId }, 'clientDisconnected without a matching clientConnected');
+      return;
+    }
+    s.clients--;
+    if (s.clients === 0) s.idleSince = Date.now();
+  }
+
+  setBeforeSuspend(fn: (tenantId: string) => Promise<void>): void {
+    this.beforeSuspend = fn;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.sweepTimer);
+    const inFlight: Promise<unknown>[] = [];
+    for (const s of this.tenants.values()) {
+      if (s.wake) inFlight.push(s.wake.promise);
+      if (s.suspending) inFlight.push(s.suspending);
+    }
+    await Promise.allSettled(inFlight);
+  }
+
+  // ---- per-tenant state ----
+
+  private newState(id: string): TenantState {
+    const s: TenantState = {
+      id,
+      driver: undefined,
+      driverKey: '',
+      knownStarted: false,
+      epoch: 0,
+      clients: 0,
+      pending: 0,
+      idleSince: Date.now(),
+      wake: undefined,
+      suspending: undefined,
+      lastState: undefined,
+    };
+    this.tenants.set(id, s);
+    return s;
+  }
+
+  /** The tenant's state, with its driver refreshed when its `fly` config changed (a new machine is not known started). */
+  private stateFor(tenant: TenantRecord): TenantState {
+    const s = this.tenants.get(tenant.id) ?? this.newState(tenant.id);
+    const key = JSON.stringify(tenant.fly ?? null);
+    if (key !== s.driverKey) {
+      s.driverKey = key;
+      s.driver = this.driverFor(tenant);
+      s.knownStarted = false;
+    }
+    return s;
+  }
+
+  private setState(s: TenantState, state: string): void {
+    if (s.lastState === state) return;
+    if (s.lastState !== undefined) this.m.machineState.remove({ tenant: s.id, state: s.lastState });
+    s.lastState = state;
+    this.m.machineState.set({ tenant: s.id, state }, 1);
+  }
+
+  private wakeTimeoutMs(tenant: TenantRecord | undefined): number {
+    return tenant?.fly?.wakeTimeout ?? this.config.fly.wakeTimeout;
+  }
+
+  // ---- wake ----
+
+  private beginWake(s: TenantState): Wake {
+    const wake: Wake = { promise: Promise.resolve(), needed: false, listeners: [] };
+    s.wake = wake;
+    wake.promise = this.runWake(s, wake).finally(() => {
+      if (s.wake === wake) s.wake = undefined;
+    });
+    return wake;
+  }
+
+  private markNeeded(wake: Wake): void {
+    if (wake.needed) return;
+    wake.needed = true;
+    for (const tell of wake.listeners) tell();
+    wake.listeners = [];
+  }
+
+  private async runWake(s: TenantState, wake: Wake): Promise<void> {
+    const driver = s.driver!;
+    const timeoutMs = this.wakeTimeoutMs(this.getTenant(s.id));
+    const t0 = performance.now();
+    const deadline = Date.now() + timeoutMs;
+    const abort = new AbortController();
+    let step = 'reading the machine state';
+    let woke = false;
+
+    const work = async (): Promise<void> => {
+      let state: MachineState = await driver.getState(abort.signal);
+      this.setState(s, state);
+      if (state === 'started') return;
+      this.markNeeded(wake);
+      this.log.info({ tenant: s.id, machine: driver.describe(), state }, 'waking machine');
+      if (HOPELESS_STATES.has(state)) throw new Error(`machine is ${state}`);
+      if (state === 'stopping') {
+        step = 'waiting for the machine to stop before starting it';
+        await driver.waitFor('stopped', deadline);
+        state = 'stopped';
+      }
+      // A machine already on its way up needs only the wait; anything else (suspended, stopped, created, suspending) a start.
+      if (state !== 'starting' && state !== 'restarting' && state !== 'updating' && state !== 'replacing' && state !== 'creating') {
+        step = 'starting the machine';
+        try {
+          await driver.start(deadline);
+        } catch (err) {
+          // 412 may only mean someone else started it first; anything but started/starting is a real refusal.
+          if (!(err instanceof FlyApiError && err.status === 412)) throw err;
+          const now = await driver.getState(abort.signal);
+          this.setState(s, now);
+          if (now !== 'started' && now !== 'starting') throw err;
+        }
+        woke = true;
+        this.setState(s, 'starting');
+      }
+      step = 'waiting for the machine to be started';
+      await driver.waitFor('started', deadline);
+      woke = true;
+    };
+
+    try {
+      await withDeadline(work(), deadline + DEADLINE_GRACE_MS, () => new Error(`timed out after ${formatMs(timeoutMs)} ${step}`));
+    } catch (err) {
+      abort.abort();
+      s.knownStarted = false;
+      this.m.wakes.inc({ tenant: s.id, result: 'failed' });
+      const reason = err instanceof Error ? err.message : String(err);
+      this.log.warn({ tenant: s.id, machine: driver.describe(), err: reason, step }, 'wake failed');
+      throw new ClientError('WAKE_FAILED', `could not wake database ${driver.describe()}: ${reason}`, { cause: err });
+    }
+    s.knownStarted = true;
+    this.setState(s, 'started');
+    if (woke) {
+      s.epoch++;
+      const seconds = (performance.now() - t0) / 1000;
+      this.m.wakeDuration.observe({ phase: 'api' }, seconds);
+      this.m.wakes.inc({ tenant: s.id, result: 'woken' });
+      this.log.info({ tenant: s.id, machine: driver.describe(), ms: Math.round(seconds * 1000) }, 'machine started');
+    } else {
+      this.m.wakes.inc({ tenant: s.id, result: 'not_needed' });
+    }
+  }
+
+  // ---- suspend when idle ----
+
+  /** One coarse timer for every tenant: suspends machines idle for their suspendAfterIdle. */
+  private sweep(): void {
+    if (this.closed) return;
+    const now = Date.now();
+    for (const s of this.tenants.values()) {
+      if (s.clients > 0 || s.pending > 0 || s.wake || s.suspending || s.idleSince === undefined || !s.knownStarted) continue;
+      const tenant = this.getTenant(s.id);
+      if (!tenant) {
+        this.tenants.delete(s.id);
+        continue;
+      }
+      const after = tenant.fly?.suspendAfterIdle;
+      if (after === undefined || now - s.idleSince < after) continue;
+      this.stateFor(tenant);
+      if (!s.driver || !s.knownStarted) continue;
+      const run = this.runSuspend(s, tenant);
+      s.suspending = run;
+      void run.finally(() => {
+        if (s.suspending === run) s.suspending = undefined;
+      });
+    }
+  }
+
+  /** Never rejects: a failed suspend is logged and counted, and tried again after another idle period. */
+  private async runSuspend(s: TenantState, tenant: TenantRecord): Promise<void> {
+    const driver = s.driver!;
+    const timeoutMs = this.wakeTimeoutMs(tenant);
+    const deadline = Date.now() + timeoutMs;
+    s.idleSince = undefined;
+    let step = 'closing server connections';
+    try {
+      if (this.beforeSuspend) await withDeadline(this.beforeSuspend(s.id), deadline, () => new Error(`timed out after ${formatMs(timeoutMs)} ${step}`));
+      if (s.clients > 0 || s.pending > 0) {
+        // A client came while connections were being closed; the machine is still started, so it is simply served.
+        this.m.suspends.inc({ tenant: s.id, result: 'aborted' });
+        if (s.clients === 0) s.idleSince = Date.now();
+        return;
+      }
+      this.log.info({ tenant: s.id, machine: driver.describe(), idleMs: tenant.fly?.suspendAfterIdle }, 'suspending idle machine');
+      s.knownStarted = false;
+      s.epoch++;
+      this.setState(s, 'suspending');
+      step = 'suspending the machine';
+      const work = async () => {
+        await driver.suspend(deadline);
+        step = 'waiting for the machine to be suspended';
+        await driver.waitFor('suspended', deadline);
+      };
+      await withDeadline(work(), deadline + DEADLINE_GRACE_MS, () => new Error(`timed out after ${formatMs(timeoutMs)} ${step}`));
+      this.setState(s, 'suspended');
+      this.m.suspends.inc({ tenant: s.id, result: 'suspended' });
+      this.log.info({ tenant: s.id, machine: driver.describe() }, 'machine suspended');
+    } catch (err) {
+      this.m.suspends.inc({ tenant: s.id, result: 'failed' });
+      this.log.warn({ tenant: s.id, machine: driver.describe(), step, err: err instanceof Error ? err.message : String(err) }, 'suspend failed');
+      if (s.clients === 0) s.idleSince = Date.now();
+    }
+  }
+}
+
+/** Settles with `promise`, or rejects with `onTimeout()` when `deadlineMs` (epoch ms) passes first. */
+function withDeadline<T>(promise: Promise<T>, deadlineMs: number, onTimeout: () => Error): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(onTimeout()), Math.max(0, deadlineMs - Date.now()));
+  });
+  promise.catch(() => {}); // a late failure after the timeout is already reported
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+function formatMs(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
+}
