@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { parseDuration } from './duration.js';
 import { adminSchema, allowlistSchema, netrulesSchema, storeSchema } from './schema-netrules.js'; // netrules (issue 4)
+import { flyGlobalSchema, flyTenantSchema } from './schema-wake.js'; // wake (issue 5)
 
 /** A duration with a unit ("5s"), stored as milliseconds. */
 export const duration = (def: string) =>
@@ -40,6 +41,8 @@ export const tenantSchema = z.strictObject({
   allowlist: allowlistSchema.optional(), // netrules (issue 4): entries validated as CIDRs
   /** End sessions already open from an address that an allowlist edit removes. */
   dropDisallowedSessions: z.boolean().default(false),
+  /** The machine holding this tenant's database, for wake-on-connect and suspend-when-idle (issue 5). Absent: always awake. */
+  fly: flyTenantSchema.optional(), // wake (issue 5)
 });
 
 export type TenantConfig = z.output<typeof tenantSchema>;
@@ -100,6 +103,7 @@ export const configSchema = z.strictObject({
   store: storeSchema,
   admin: adminSchema,
   // --- end netrules ---
+  fly: flyGlobalSchema, // wake (issue 5): Machines API settings
   tenants: z.array(tenantSchema).default([]),
 });
 
