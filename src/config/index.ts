@@ -3,3 +3,4 @@ export { configSchema, tenantSchema, upstreamSchema, duration, type Config, type
 export { loadConfig, parseConfig, ConfigError } from './load.js';
 export { parseDuration } from './duration.js';
 export { allowlistSchema, allowlistEntrySchema, netrulesSchema, storeSchema, adminSchema } from './schema-netrules.js'; // netrules (issue 4)
+export { authSchema, DEFAULT_AUTH_QUERY, type AuthConfig, type AuthUserConfig, type AuthQueryConfig } from './schema-auth.js'; // auth (issue 3)

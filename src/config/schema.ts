@@ -1,6 +1,7 @@
 // The declarative config table: every option with its type, default and unit; the one place config shape is defined.
 import { z } from 'zod';
 import { parseDuration } from './duration.js';
+import { authSchema } from './schema-auth.js'; // auth (issue 3)
 import { adminSchema, allowlistSchema, netrulesSchema, storeSchema } from './schema-netrules.js'; // netrules (issue 4)
 import { flyGlobalSchema, flyTenantSchema } from './schema-wake.js'; // wake (issue 5)
 
@@ -41,6 +42,8 @@ export const tenantSchema = z.strictObject({
   allowlist: allowlistSchema.optional(), // netrules (issue 4): entries validated as CIDRs
   /** End sessions already open from an address that an allowlist edit removes. */
   dropDisallowedSessions: z.boolean().default(false),
+  /** How pgporter authenticates this tenant's clients itself (issue 3); defaults to scram-sha-256 with no users. */
+  auth: authSchema.prefault({}), // auth (issue 3)
   /** The machine holding this tenant's database, for wake-on-connect and suspend-when-idle (issue 5). Absent: always awake. */
   fly: flyTenantSchema.optional(), // wake (issue 5)
 });
