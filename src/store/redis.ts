@@ -49,6 +49,18 @@ local v = redis.call('INCR', KEYS[2])
 redis.call('PUBLISH', ARGV[1], '{"v":' .. v .. ',"id":"*"}')
 return added`;
 
+// Puts back what this node knows after Redis came back empty or behind (restart without persistence, failover to a
+// stale replica). HSETNX keeps anything written since; the version jumps past ours so every node reloads.
+// ARGV: channel, our version, then id/json pairs.
+const RESTORE_SCRIPT = `
+local cur = tonumber(redis.call('GET', KEYS[2]) or '0')
+if cur >= tonumber(ARGV[2]) then return 0 end
+for i = 3, #ARGV, 2 do redis.call('HSETNX', KEYS[1], ARGV[i], ARGV[i + 1]) end
+local v = tonumber(ARGV[2]) + 1
+redis.call('SET', KEYS[2], v)
+redis.call('PUBLISH', ARGV[1], '{"v":' .. v .. ',"id":"*"}')
+return v`;
+
 export class RedisStore implements Store {
   readonly kind = 'redis';
   private readonly table: TenantTable;
@@ -227,11 +239,16 @@ export class RedisStore implements Store {
   }
 
   /** Reads every tenant and the version in one transaction and makes memory equal to it. */
-  private async fullSync(reason: string): Promise<void> {
+  private async fullSync(reason: string, restored = false): Promise<void> {
     if (!this.seeded) await this.seed();
     const res = (await this.cmd!.multi().hgetall(this.keys.tenants).get(this.keys.version).exec()) as Array<[Error | null, unknown]>;
     const [[e1, all], [e2, ver]] = res as [[Error | null, Record<string, string>], [Error | null, string | null]];
     if (e1 || e2) throw e1 ?? e2;
+    if (this.loaded && !restored && Number(ver ?? 0) < this.version) {
+      // Versions only grow: Redis going backwards means it lost data, not that an admin deleted everything.
+      await this.restore(Number(ver ?? 0));
+      return this.fullSync('restored', true);
+    }
     const records: TenantRecord[] = [];
     for (const [id, json] of Object.entries(all)) {
       const r = this.parseRecord(id, json);
@@ -251,6 +268,15 @@ export class RedisStore implements Store {
       this.log.info({ tenants: records.length, version: this.version, reason }, 'tenant store loaded from Redis');
       this.onLoaded?.();
     } else this.log.debug({ version: this.version, reason }, 'tenant store resynced');
+  }
+
+  private async restore(redisVersion: number): Promise<void> {
+    const args: string[] = [this.keys.channel, String(this.version)];
+    for (const t of this.table.list()) args.push(t.id, JSON.stringify(t));
+    const v = Number(await this.cmd!.eval(RESTORE_SCRIPT, 2, this.keys.tenants, this.keys.version, ...args));
+    if (v > 0) {
+      this.log.warn({ redisVersion, localVersion: this.version, tenants: this.table.list().length }, 'Redis came back with older data; restored the tenants this node knew');
+    }
   }
 
   private async seed(): Promise<void> {
