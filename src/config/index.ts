@@ -1,6 +1,6 @@
 // Public face of configuration: the schema, its types and the loader.
 export { configSchema, tenantSchema, upstreamSchema, duration, type Config, type TenantConfig } from './schema.js';
-export { loadConfig, parseConfig, ConfigError } from './load.js';
+export { loadConfig, parseConfig, readConfigFile, ConfigError } from './load.js';
 export { parseDuration } from './duration.js';
 export { allowlistSchema, allowlistEntrySchema, netrulesSchema, storeSchema, adminSchema } from './schema-netrules.js'; // netrules (issue 4)
 export { authSchema, DEFAULT_AUTH_QUERY, type AuthConfig, type AuthUserConfig, type AuthQueryConfig } from './schema-auth.js'; // auth (issue 3)

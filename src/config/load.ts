@@ -71,8 +71,8 @@ export function parseConfig(raw: unknown, source = '(inline)', env: NodeJS.Proce
   return deepFreeze(cfg);
 }
 
-/** Loads and validates a YAML (or JSON) config file. */
-export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): Config {
+/** Reads a YAML (or JSON) config file without validating it, so callers can override parts first (the demo, the tests). */
+export function readConfigFile(file: string): Record<string, unknown> {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -85,5 +85,12 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): 
   } catch (err) {
     throw new ConfigError(file, [`not valid YAML: ${(err as Error).message}`]);
   }
-  return parseConfig(raw, file, env);
+  if (raw === null || raw === undefined) return {};
+  if (typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(file, ['(top level): expected a mapping of settings']);
+  return raw as Record<string, unknown>;
+}
+
+/** Loads and validates a YAML (or JSON) config file. */
+export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): Config {
+  return parseConfig(readConfigFile(file), file, env);
 }

@@ -9,6 +9,7 @@ export class Metrics {
   readonly connectionsActive: Gauge<'tenant'>;
   readonly bytesFromClient: Counter<'tenant'>;
   readonly bytesToClient: Counter<'tenant'>;
+  readonly proxyHeaders: Counter<'version' | 'family'>;
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     this.registry = new Registry();
@@ -36,6 +37,12 @@ export class Metrics {
       name: 'pgporter_client_received_bytes_total',
       help: 'Bytes received from clients after startup, by tenant',
       labelNames: ['tenant'],
+      registers,
+    });
+    this.proxyHeaders = new Counter({
+      name: 'pgporter_proxy_headers_total',
+      help: 'PROXY protocol headers honoured, by version (1, 2) and the address family of the client they announced (inet, inet6, unix, unspec, local)',
+      labelNames: ['version', 'family'],
       registers,
     });
     this.bytesToClient = new Counter({

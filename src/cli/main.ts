@@ -1,0 +1,95 @@
+// Command-line entry: parses the sub-command and its flags with node:util parseArgs and dispatches.
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig } from '../config/index.js';
+import { startApp } from '../app.js';
+import { runDemo } from '../demo/demo.js';
+
+const USAGE = `usage:
+  pgporter [start] --config FILE     run pgporter with a config file
+  pgporter check-config FILE         validate a config file and exit (0 valid, 1 invalid)
+  pgporter demo                      run a throwaway PostgreSQL with pgporter in front of it
+  pgporter allowlist ...             edit allowlists through the admin API (pgporter allowlist --help)
+  pgporter tenants ...               manage tenants through the admin API (pgporter tenants --help)
+`;
+
+export interface CliIo {
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+  env: NodeJS.ProcessEnv;
+}
+
+/** Runs a sub-command; resolves with the process exit code (long-running commands resolve when they stop). */
+export async function main(argv: string[], io: CliIo): Promise<number> {
+  const [command, ...rest] = argv[0] && !argv[0].startsWith('-') ? argv : ['start', ...argv];
+  switch (command) {
+    case 'start':
+      return start(rest, io);
+    case 'check-config':
+      return checkConfig(rest, io);
+    case 'demo':
+      return runDemo(io);
+    case 'allowlist': {
+      const { runAllowlistCommand } = await import('./allowlist.js');
+      return runAllowlistCommand(rest, io as never);
+    }
+    case 'tenants': {
+      const { runTenantsCommand } = await import('./tenants.js');
+      return runTenantsCommand(rest, io as never);
+    }
+    case 'help':
+    case '--help':
+    case '-h':
+      io.stdout.write(USAGE);
+      return 0;
+    default:
+      io.stderr.write(`pgporter: unknown command "${command}"\n${USAGE}`);
+      return 2;
+  }
+}
+
+async function start(args: string[], io: CliIo): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({ args, options: { config: { type: 'string', short: 'c' } }, strict: true }));
+  } catch (err) {
+    io.stderr.write(`pgporter: ${(err as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  const file = values.config ?? io.env.PGPORTER_CONFIG;
+  if (!file) {
+    io.stderr.write(`pgporter: --config FILE is required (or set PGPORTER_CONFIG); try "pgporter demo" for embedded defaults\n`);
+    return 2;
+  }
+  let config;
+  try {
+    config = loadConfig(file, io.env);
+  } catch (err) {
+    io.stderr.write(`pgporter: ${(err as Error).message}\n`);
+    return 1;
+  }
+  const app = await startApp(config);
+  return new Promise<number>((resolve) => {
+    const stop = (signal: string) => {
+      app.logger.info({ event: 'signal', signal }, 'shutting down');
+      app.close().then(() => resolve(0));
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
+}
+
+function checkConfig(args: string[], io: CliIo): number {
+  const file = args[0];
+  if (!file || args.length > 1) {
+    io.stderr.write(`usage: pgporter check-config FILE\n`);
+    return 2;
+  }
+  try {
+    const cfg = loadConfig(file, io.env);
+    io.stdout.write(`${file}: valid (${cfg.tenants.length} tenant${cfg.tenants.length === 1 ? '' : 's'})\n`);
+    return 0;
+  } catch (err) {
+    io.stderr.write(`${err instanceof ConfigError ? err.message : String(err)}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,75 @@
+// `pgporter demo`: a throwaway PostgreSQL with pgporter in front of it on embedded defaults, removed again on Ctrl-C.
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { randomBytes } from 'node:crypto';
+import { parseConfig, readConfigFile } from '../config/index.js';
+import { startApp } from '../app.js';
+import { LocalPostgres } from './local-postgres.js';
+
+/** The example config shipped at the repository root (two levels above dist/src/demo). */
+export function exampleConfigPath(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  for (const up of ['../..', '../../..']) {
+    const p = join(here, up, 'pgporter.example.yaml');
+    try {
+      readConfigFile(p);
+      return p;
+    } catch {
+      /* try the next level */
+    }
+  }
+  throw new Error('pgporter.example.yaml not found next to the installation');
+}
+
+export interface DemoIo {
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+  env: NodeJS.ProcessEnv;
+}
+
+export async function runDemo(io: DemoIo, opts: { signal?: AbortSignal } = {}): Promise<number> {
+  io.stdout.write('starting a throwaway PostgreSQL...\n');
+  const pg = await LocalPostgres.start();
+  pg.sql(`CREATE TABLE demo_greeting (id int PRIMARY KEY, text text); INSERT INTO demo_greeting VALUES (1, 'hello through pgporter');`);
+  const raw = readConfigFile(exampleConfigPath());
+  const adminToken = io.env.PGPORTER_ADMIN_TOKEN ?? randomBytes(18).toString('base64url');
+  const config = parseConfig(
+    {
+      ...raw,
+      listen: { host: '127.0.0.1', port: Number(io.env.PGPORTER_DEMO_PORT ?? 6432) },
+      metrics: { host: '127.0.0.1', port: 0 },
+      store: { kind: 'embedded', path: join(pg.dir, 'pgporter-state.json') },
+      admin: { host: '127.0.0.1', port: 0, tokens: [{ name: 'demo', token: adminToken }] },
+      tenants: [{ id: 'demo', upstream: { host: pg.host, port: pg.port } }],
+    },
+    'demo',
+    { ...io.env, PGPORTER_ADMIN_TOKEN: adminToken },
+  );
+  let app;
+  try {
+    app = await startApp(config);
+  } catch (err) {
+    await pg.destroy();
+    throw err;
+  }
+  io.stdout.write(
+    [
+      '',
+      `pgporter is listening on 127.0.0.1:${app.port} in front of PostgreSQL on port ${pg.port}.`,
+      `Try:   psql "postgres://postgres@127.0.0.1:${app.port}/postgres" -c "SELECT text FROM demo_greeting"`,
+      `Metrics: http://127.0.0.1:${app.metricsPort}/metrics`,
+      'Press Ctrl-C to stop and remove everything.',
+      '',
+    ].join('\n'),
+  );
+  await new Promise<void>((resolve) => {
+    if (opts.signal) opts.signal.addEventListener('abort', () => resolve(), { once: true });
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
+  io.stdout.write('stopping...\n');
+  await app.close();
+  await pg.destroy();
+  io.stdout.write('removed the throwaway PostgreSQL and its data.\n');
+  return 0;
+}

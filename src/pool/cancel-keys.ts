@@ -1,0 +1,46 @@
+// pgporter's own BackendKeyData per client, mapped to whichever server serves that client, for CancelRequest routing.
+import { randomInt } from 'node:crypto';
+import { connect } from 'node:net';
+import type { ServerKey, UpstreamTarget } from '../upstream/index.js';
+
+export interface CancelRoute {
+  tenantId: string;
+  /** The server currently serving the client, or undefined when it holds none (cancel is then a no-op). */
+  current(): { target: UpstreamTarget; key: ServerKey } | undefined;
+}
+
+/** Allocates unique (pid, secret) pairs for clients and resolves them back. */
+export class CancelKeys {
+  private readonly routes = new Map<number, { secret: number; route: CancelRoute }>();
+
+  allocate(route: CancelRoute): { pid: number; secret: number } {
+    let pid: number;
+    do pid = randomInt(1, 0x7fffffff);
+    while (this.routes.has(pid));
+    const secret = randomInt(0, 0x7fffffff);
+    this.routes.set(pid, { secret, route });
+    return { pid, secret };
+  }
+
+  release(pid: number): void {
+    this.routes.delete(pid);
+  }
+
+  lookup(pid: number, secret: number): CancelRoute | undefined {
+    const r = this.routes.get(pid);
+    return r && r.secret === secret ? r.route : undefined;
+  }
+}
+
+/** Sends a CancelRequest with the server's real key on a new connection (https://www.postgresql.org/docs/current/protocol-flow.html#PROTOCOL-FLOW-CANCELING-REQUESTS). */
+export function sendCancel(target: UpstreamTarget, key: ServerKey): void {
+  const msg = Buffer.alloc(16);
+  msg.writeInt32BE(16, 0);
+  msg.writeInt32BE(80877102, 4);
+  msg.writeInt32BE(key.pid | 0, 8);
+  msg.writeInt32BE(key.secret | 0, 12);
+  const sock = connect({ host: target.host, port: target.port });
+  sock.setTimeout(5000, () => sock.destroy());
+  sock.on('error', () => sock.destroy());
+  sock.on('connect', () => sock.end(msg));
+}

@@ -1,0 +1,45 @@
+// The seam between the front door and whatever serves an admitted client (a per-client relay now, the pooler later).
+import type { Socket } from 'node:net';
+import type { Logger } from '../observability/index.js';
+import type { TenantRecord } from '../store/index.js';
+import type { PacketReader } from '../proxy/packet-reader.js';
+
+/** An admitted client: address known, tenant resolved, allowlist passed; authentication not yet done. */
+export interface ClientSession {
+  readonly id: number;
+  readonly socket: Socket;
+  /** Reads typed messages during authentication; detach() hands back unread bytes for the relay. */
+  readonly reader: PacketReader;
+  readonly tenant: TenantRecord;
+  /** User name to present upstream (tenant suffix stripped). */
+  readonly user: string;
+  readonly database: string;
+  /** Startup parameters other than user and database. */
+  readonly params: ReadonlyMap<string, string>;
+  readonly clientIp: string;
+  readonly tls: boolean;
+  readonly log: Logger;
+}
+
+/** How a session ended, for the closing log line. */
+export interface SessionEnd {
+  endedBy: 'client' | 'server' | 'pgporter';
+  reason: string;
+  bytesFromClient: number;
+  bytesToClient: number;
+}
+
+export interface CancelTarget {
+  tenantId: string;
+  /** Sends the cancel upstream; the caller has already checked the allowlist. */
+  cancel(): void;
+}
+
+/** Serves admitted clients and routes CancelRequests. */
+export interface Backend {
+  /** Runs the session to its end; the socket is closed when this resolves. */
+  serve(session: ClientSession): Promise<SessionEnd>;
+  /** Finds what a CancelRequest key refers to; undefined for unknown keys (ignored, as PostgreSQL does). */
+  cancelTarget(pid: number, secret: number): CancelTarget | undefined;
+  close(): Promise<void>;
+}

@@ -1,0 +1,162 @@
+// One client connection's path through the front door: PROXY header, startup/TLS, tenant, allowlist, then the backend.
+import type { Socket } from 'node:net';
+import type { SecureContext } from 'node:tls';
+import type { Config } from '../config/index.js';
+import { ClientError, PgporterError, toClientError } from '../errors.js';
+import type { Logger, Metrics } from '../observability/index.js';
+import type { Backend } from '../pool/index.js';
+import type { TenantRecord } from '../store/index.js';
+import { readProxyHeader } from './proxy-header-reader.js';
+import { describeTlvs } from './proxy-header-decode.js';
+import { negotiateStartup } from './startup.js';
+import { resolveTenant, type TenantLookup } from './tenant-resolve.js';
+import type { SessionRegistry } from './session-registry.js';
+
+/** Decides whether a client address may reach a tenant; undefined means allowed. */
+export interface AccessCheck {
+  check(tenant: TenantRecord, clientIp: string): ClientError | undefined;
+}
+
+export interface FrontDoorDeps {
+  config: Config;
+  logger: Logger;
+  metrics: Metrics;
+  tenants: TenantLookup;
+  access: AccessCheck;
+  backend: Backend;
+  sessions: SessionRegistry;
+  secureContext: SecureContext | undefined;
+  isTrustedProxy(ip: string): boolean;
+}
+
+let nextSessionId = 1;
+
+/** Sends the error as an ErrorResponse on whatever layer the client is speaking (TLS or plain), then closes. */
+function refuse(socket: Socket, err: ClientError): void {
+  if (socket.destroyed) return;
+  socket.end(err.toErrorResponse());
+  // A client that never reads must not hold the socket open.
+  setTimeout(() => socket.destroy(), 2000).unref();
+}
+
+/** Handles one accepted TCP connection to its end; never throws. */
+export async function handleConnection(raw: Socket, deps: FrontDoorDeps): Promise<void> {
+  const { config, metrics } = deps;
+  const acceptedAt = Date.now();
+  let log = deps.logger.child({ peer: raw.remoteAddress });
+  let tenantId = '';
+  let clientSocket: Socket = raw;
+  raw.setNoDelay(true);
+  raw.on('error', () => {}); // errors are observed by the stage that reads; this keeps a late one from crashing us
+  const startupTimer = setTimeout(() => {
+    log.info({ event: 'refused', reason: 'startup_timeout' }, 'connection refused: startup did not complete in time');
+    metrics.connectionsRefused.inc({ reason: 'startup_timeout', tenant: tenantId });
+    refuse(clientSocket, new ClientError('STARTUP_TIMEOUT', 'canceling authentication due to timeout'));
+  }, config.startup.timeout + config.proxyProtocol.headerTimeout);
+  startupTimer.unref();
+  try {
+    const proxy = await readProxyHeader(raw, {
+      mode: config.proxyProtocol.mode,
+      isTrusted: deps.isTrustedProxy,
+      timeoutMs: config.proxyProtocol.headerTimeout,
+    });
+    if (proxy.local) {
+      if (proxy.header) metrics.proxyHeaders.inc({ version: String(proxy.header.version), family: 'local' });
+      log.debug({ event: 'health_check' }, 'PROXY LOCAL health check');
+      raw.end();
+      return;
+    }
+    if (proxy.header) metrics.proxyHeaders.inc({ version: String(proxy.header.version), family: proxy.header.family });
+    const clientIp = proxy.clientAddress;
+    log = log.child({ client: clientIp, clientPort: proxy.clientPort });
+    if (proxy.header && proxy.header.tlvs.length) log.debug({ tlvs: describeTlvs(proxy.header.tlvs) }, 'PROXY header TLVs');
+
+    const st = await negotiateStartup(raw, proxy.rest, { maxPacketSize: config.startup.maxPacketSize, secureContext: deps.secureContext });
+    if (st.kind === 'cancel') {
+      handleCancel(deps, st.key.pid, st.key.secret, clientIp, log);
+      raw.destroy();
+      return;
+    }
+    clientSocket = st.socket;
+    const { tenant, user, via } = resolveTenant(deps.tenants, st.params.get('user')!, st.servername);
+    tenantId = tenant.id;
+    log = log.child({ tenant: tenant.id, user });
+    if (!st.tls && (tenant.requireTls ?? config.tls.requireTls)) {
+      throw new ClientError('TLS_REQUIRED', `connection without TLS is not allowed for tenant "${tenant.id}"`, { hint: 'Connect with sslmode=require.' });
+    }
+    const denied = deps.access.check(tenant, clientIp);
+    if (denied) throw denied;
+
+    clearTimeout(startupTimer);
+    const params = new Map(st.params);
+    params.delete('user');
+    const database = params.get('database') ?? user;
+    params.delete('database');
+    metrics.connectionsAccepted.inc({ tenant: tenant.id });
+    metrics.connectionsActive.inc({ tenant: tenant.id });
+    log.info({ event: 'accepted', tls: st.tls, via, database, application: params.get('application_name') }, 'connection accepted');
+    const session = {
+      id: nextSessionId++,
+      socket: clientSocket,
+      reader: st.reader,
+      tenant,
+      user,
+      database,
+      params,
+      clientIp,
+      tls: st.tls,
+      log,
+    };
+    const open = {
+      tenantId: tenant.id,
+      clientIp,
+      end: (err: ClientError) => {
+        log.info({ event: 'ended', reason: err.kind }, `session ended by pgporter: ${err.message}`);
+        refuse(clientSocket, err);
+      },
+    };
+    deps.sessions.add(open);
+    try {
+      const end = await deps.backend.serve(session);
+      metrics.bytesFromClient.inc({ tenant: tenant.id }, end.bytesFromClient);
+      metrics.bytesToClient.inc({ tenant: tenant.id }, end.bytesToClient);
+      log.info(
+        { event: 'closed', endedBy: end.endedBy, reason: end.reason, durationMs: Date.now() - acceptedAt, bytesFromClient: end.bytesFromClient, bytesToClient: end.bytesToClient },
+        `connection closed by ${end.endedBy}: ${end.reason}`,
+      );
+    } finally {
+      deps.sessions.delete(open);
+      metrics.connectionsActive.dec({ tenant: tenant.id });
+    }
+  } catch (err) {
+    clearTimeout(startupTimer);
+    if (err instanceof PgporterError && err.code === 'CLIENT_GONE') {
+      log.info({ event: 'closed', endedBy: 'client', reason: err.message, durationMs: Date.now() - acceptedAt }, 'client left during startup');
+      raw.destroy();
+      return;
+    }
+    const ce = toClientError(err);
+    const socket = (err as { socket?: Socket }).socket ?? clientSocket;
+    if (ce.code === 'INTERNAL') log.error({ err }, 'internal error handling connection');
+    metrics.connectionsRefused.inc({ reason: ce.kind, tenant: tenantId });
+    log.info({ event: 'refused', reason: ce.kind, code: ce.code, sqlstate: ce.sqlstate, durationMs: Date.now() - acceptedAt }, `connection refused: ${ce.message}`);
+    refuse(socket, ce);
+  }
+}
+
+function handleCancel(deps: FrontDoorDeps, pid: number, secret: number, clientIp: string, log: Logger): void {
+  const target = deps.backend.cancelTarget(pid, secret);
+  if (!target) {
+    log.debug({ event: 'cancel_ignored', reason: 'unknown key' }, 'cancel request with unknown key ignored');
+    return;
+  }
+  const tenant = deps.tenants.getTenant(target.tenantId);
+  const denied = tenant ? deps.access.check(tenant, clientIp) : undefined;
+  if (!tenant || denied) {
+    deps.metrics.connectionsRefused.inc({ reason: denied?.kind ?? 'tenant_unknown', tenant: target.tenantId });
+    log.info({ event: 'cancel_ignored', tenant: target.tenantId, reason: denied?.kind ?? 'tenant_unknown' }, 'cancel request from a disallowed address ignored');
+    return;
+  }
+  log.info({ event: 'cancel', tenant: target.tenantId }, 'cancel request forwarded');
+  target.cancel();
+}
