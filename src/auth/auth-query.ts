@@ -76,7 +76,8 @@ export class MiniSession {
   private readonly socket: Socket;
   private readonly parser = new Parser();
   private readonly queue: Msg[] = [];
-  private waiter: ((m: Msg | Error) => void) | undefined;
+  // pg-protocol's ErrorResponse message is itself an Error, so failures travel in their own slot.
+  private waiter: ((m: Msg | undefined, err?: Error) => void) | undefined;
   private failure: Error | undefined;
   private readonly timer: NodeJS.Timeout;
   /** ParameterStatus values from login. */
@@ -164,7 +165,7 @@ export class MiniSession {
     this.socket.destroy();
     const w = this.waiter;
     this.waiter = undefined;
-    w?.(err);
+    w?.(undefined, err);
   }
 
   private next(): Promise<Msg> {
@@ -172,7 +173,7 @@ export class MiniSession {
     if (m) return Promise.resolve(m);
     if (this.failure) return Promise.reject(this.failure);
     return new Promise((resolve, reject) => {
-      this.waiter = (x) => (x instanceof Error ? reject(x) : resolve(x));
+      this.waiter = (m, err) => (m ? resolve(m) : reject(err));
     });
   }
 }
