@@ -136,11 +136,31 @@ export async function handleConnection(raw: Socket, deps: FrontDoorDeps): Promis
       return;
     }
     const ce = toClientError(err);
-    const socket = (err as { socket?: Socket }).socket ?? clientSocket;
+    let socket = (err as { socket?: Socket }).socket ?? clientSocket;
+    if (ce.code === 'PROXY_HEADER_MISSING' || (ce.code === 'PROXY_HEADER_UNTRUSTED' && config.proxyProtocol.mode === 'required')) {
+      socket = await startupForRefusal(raw, (err as { rest?: Buffer }).rest ?? Buffer.alloc(0), deps);
+    }
     if (ce.code === 'INTERNAL') log.error({ err }, 'internal error handling connection');
     metrics.connectionsRefused.inc({ reason: ce.kind, tenant: tenantId });
     log.info({ event: 'refused', reason: ce.kind, code: ce.code, sqlstate: ce.sqlstate, durationMs: Date.now() - acceptedAt }, `connection refused: ${ce.message}`);
     refuse(socket, ce);
+  }
+}
+
+/**
+ * A direct client (no PROXY header) is usually a Postgres client: finish its SSL negotiation and read its
+ * StartupMessage so the refusal arrives where libpq prints it, instead of "error response during SSL exchange".
+ */
+async function startupForRefusal(raw: Socket, rest: Buffer, deps: FrontDoorDeps): Promise<Socket> {
+  try {
+    const st = await negotiateStartup(raw, rest, { maxPacketSize: deps.config.startup.maxPacketSize, secureContext: deps.secureContext });
+    if (st.kind === 'startup') {
+      st.reader.detach();
+      return st.socket;
+    }
+    return raw;
+  } catch (err) {
+    return (err as { socket?: Socket }).socket ?? raw;
   }
 }
 

@@ -4,3 +4,6 @@ export { SessionRegistry, type OpenSession } from './session-registry.js';
 export { resolveTenant, type TenantLookup, type ResolvedTenant } from './tenant-resolve.js';
 export { negotiateStartup, type StartupOutcome, type CancelKey } from './startup.js';
 export { PacketReader, ClientGoneError } from './packet-reader.js';
+export { readProxyHeader, type ProxyMode, type ProxyResult, type ReadProxyHeaderOptions } from './proxy-header-reader.js';
+export { decodeProxyHeader, describeTlvs, type ProxyHeader, type ProxyTlv } from './proxy-header-decode.js';
+export { ProxyHeaderFramer, frameProxyHeader } from './proxy-header-framer.js';

@@ -106,7 +106,8 @@ export function readProxyHeader(socket: Socket, opts: ReadProxyHeaderOptions): P
       if (frame.status === 'need-more') return;
       if (frame.status === 'absent') {
         if (opts.mode === 'required') {
-          fail(new ClientError('PROXY_HEADER_MISSING', 'connection did not start with a PROXY protocol header', { hint: 'Connect through the load balancer.' }));
+          // Keep what was read: when it is a Postgres startup, the caller can still answer in a way psql prints.
+          fail(Object.assign(new ClientError('PROXY_HEADER_MISSING', 'connection did not start with a PROXY protocol header', { hint: 'Connect through the load balancer.' }), { rest: frame.rest }));
         } else {
           succeed({ ...direct, rest: frame.rest });
         }
