@@ -46,8 +46,18 @@ function deepFreeze<T>(v: T): T {
   return v;
 }
 
+/** `tenants[0].upstream.port`: the same spelling as the ${ENV} and duplicate-id messages, so every message names a key one way. */
+function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const p of path) out += typeof p === 'number' ? `[${p}]` : out ? `.${String(p)}` : String(p);
+  return out || '(top level)';
+}
+
 function describeIssues(err: z.ZodError): string[] {
-  return err.issues.map((i) => `${i.path.length ? i.path.join('.') : '(top level)'}: ${i.message}`);
+  // zod reports unknown keys on the parent object; name each key's full path instead so a typo is found at once.
+  return err.issues.flatMap((i) =>
+    i.code === 'unrecognized_keys' ? i.keys.map((k) => `${formatPath([...i.path, k])}: unknown key`) : [`${formatPath(i.path)}: ${i.message}`],
+  );
 }
 
 /** Validates an already-parsed config object. */
