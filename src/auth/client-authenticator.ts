@@ -82,6 +82,14 @@ export class ClientAuthenticator {
 
   /** Looks the user up and produces the first request (AuthenticationSASL or MD5Password), or finishes at once for trust. */
   async start(): Promise<AuthStep> {
+    try {
+      return await this.begin();
+    } catch (err) {
+      return this.finish({ ok: false, error: new ClientError('INTERNAL', 'internal error in pgporter', { cause: err }), reason: 'protocol' });
+    }
+  }
+
+  private async begin(): Promise<AuthStep> {
     if (this.state.name !== 'new') return this.finish({ ok: false, error: this.protocolError('authentication already started'), reason: 'protocol' });
     const { method, tenantId, user } = this.opts;
     let credential: Credential | undefined;
