@@ -1,0 +1,11 @@
+// Public face of the admin API: the listener (with the tenant and allowlist routes) and its request/response types.
+export {
+  startAdminServer,
+  type AdminServer,
+  type AdminServerOptions,
+  type AdminRequest,
+  type AdminResponse,
+  type RouteHandler,
+} from './server.js';
+export { HttpError } from './http-error.js';
+export type { AdminToken } from './token-auth.js';
