@@ -37,11 +37,17 @@ export interface MachineDriver {
 
 /** A Fly Machine driven through the Machines API. */
 export class FlyDriver implements MachineDriver {
+  /** Longest single wait request, s: between waits the state is read, so a machine that failed is noticed this soon. */
+  private readonly waitSliceSeconds: number;
+
   constructor(
     private readonly api: MachinesApi,
     readonly app: string,
     readonly machineId: string,
-  ) {}
+    opts: { waitSliceSeconds?: number } = {},
+  ) {
+    this.waitSliceSeconds = Math.min(60, Math.max(1, Math.floor(opts.waitSliceSeconds ?? 10)));
+  }
 
   describe(): string {
     return `machine ${this.machineId} (app ${this.app})`;
@@ -61,16 +67,16 @@ export class FlyDriver implements MachineDriver {
   }
 
   /**
-   * Loops the API's wait (at most 60 s per request) until the state is reached or the deadline passes. After each
-   * 408 it reads the state, so a machine that failed or was destroyed ends the wait at once rather than at the deadline.
+   * Loops the API's wait (waitSliceSeconds per request) until the state is reached or the deadline passes. After each
+   * 408 it reads the state, so a machine that failed or was destroyed ends the wait early rather than at the deadline.
    */
   async waitFor(state: 'started' | 'suspended' | 'stopped', deadlineMs: number): Promise<void> {
     let last: string | undefined;
     for (;;) {
       const remaining = deadlineMs - Date.now();
       if (remaining <= 0) break;
-      // Ask the server to give up a moment before our deadline so its 408 arrives rather than our own timeout.
-      const seconds = Math.min(60, Math.max(1, Math.floor(remaining / 1000)));
+      // Ask the server to give up at least half a second before our deadline, so its 408 arrives before our own timeout.
+      const seconds = Math.min(this.waitSliceSeconds, Math.max(1, Math.floor((remaining - 500) / 1000)));
       let reached: boolean;
       try {
         reached = await this.api.wait(this.app, this.machineId, state, seconds, { deadlineMs });
