@@ -9,7 +9,9 @@ import { CidrSet, normaliseIp } from './net/index.js';
 import { createLogger, Metrics, startObservabilityServer, type Logger, type ObservabilityServer } from './observability/index.js';
 import { SessionRelay, type Backend } from './pool/index.js';
 import { handleConnection, SessionRegistry, type AccessCheck } from './proxy/index.js';
-import { MemoryStore, type Store } from './store/index.js';
+import { createStore, type Store } from './store/index.js';
+import { createAccessControl } from './netrules/index.js'; // netrules (issue 4)
+import { startAdminServer, type AdminServer } from './admin/index.js'; // netrules (issue 4)
 import { relayedCredentials } from './pool/relayed-auth.js';
 
 export interface App {
@@ -33,10 +35,13 @@ function loadTls(config: Config): SecureContext | undefined {
 export async function startApp(config: Config, opts: AppOptions = {}): Promise<App> {
   const logger = opts.logger ?? createLogger(config.log.level);
   const metrics = new Metrics();
-  const store: Store = new MemoryStore(config.tenants);
+  const store: Store = createStore(config, logger, metrics); // netrules (issue 4): embedded, redis or memory per config.store
   await store.start();
   const sessions = new SessionRegistry();
-  const access: AccessCheck = { check: () => undefined };
+  // --- netrules (issue 4) ---
+  const accessControl = createAccessControl({ store, defaultPolicy: config.netrules.defaultPolicy, metrics, logger, sessions });
+  const access: AccessCheck = accessControl;
+  // --- end netrules ---
   const backend: Backend = new SessionRelay({
     connectTimeoutMs: config.upstream.connectTimeout,
     authenticatorFor: (s) => relayedCredentials(s),
@@ -74,7 +79,23 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
       return { ok: st.loaded, detail: { store: store.kind, storeHealthy: st.healthy, sessions: sessions.count() } };
     });
   }
-  logger.info({ event: 'listening', host: config.listen.host, port, metricsPort: obs?.port, proxyProtocol: config.proxyProtocol.mode, tls: !!secureContext, tenants: store.listTenants().length }, 'pgporter listening');
+  // --- netrules (issue 4): the admin API on its own listener ---
+  let admin: AdminServer | undefined;
+  if (config.admin.enabled && config.admin.tokens.length === 0) {
+    logger.warn({ event: 'admin_disabled' }, 'admin API not started: admin.tokens is empty, so it could refuse every request only');
+  } else if (config.admin.enabled) {
+    admin = await startAdminServer({
+      host: config.admin.host,
+      port: config.admin.port,
+      tokens: config.admin.tokens,
+      store,
+      logger,
+      defaultPolicy: config.netrules.defaultPolicy,
+      maxBodyBytes: config.admin.maxBodyBytes,
+    });
+  }
+  // --- end netrules ---
+  logger.info({ event: 'listening', host: config.listen.host, port, metricsPort: obs?.port, adminPort: admin?.port, proxyProtocol: config.proxyProtocol.mode, tls: !!secureContext, tenants: store.listTenants().length }, 'pgporter listening');
 
   let closing: Promise<void> | undefined;
   return {
@@ -86,6 +107,8 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
     close: () =>
       (closing ??= (async () => {
         server.close();
+        accessControl.close(); // netrules (issue 4)
+        await admin?.close(); // netrules (issue 4)
         const bye = new ClientError('SHUTTING_DOWN', 'terminating connection due to administrator command');
         for (const s of sessions.all()) s.end(bye);
         await backend.close();
