@@ -56,6 +56,7 @@ export async function runDemo(io: DemoIo, opts: { signal?: AbortSignal } = {}): 
     [
       '',
       `pgporter is listening on 127.0.0.1:${app.port} in front of PostgreSQL on port ${pg.port}.`,
+      `PostgreSQL data: ${pg.dir} (postmaster pid ${pg.pid})`,
       `Try:   psql "postgres://postgres@127.0.0.1:${app.port}/postgres" -c "SELECT text FROM demo_greeting"`,
       `Metrics: http://127.0.0.1:${app.metricsPort}/metrics`,
       'Press Ctrl-C to stop and remove everything.',
