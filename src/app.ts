@@ -12,7 +12,7 @@ import { handleConnection, SessionRegistry, type AccessCheck } from './proxy/ind
 import { createStore, type Store } from './store/index.js';
 import { createAccessControl } from './netrules/index.js'; // netrules (issue 4)
 import { startAdminServer, type AdminServer } from './admin/index.js'; // netrules (issue 4)
-import { relayedCredentials } from './pool/relayed-auth.js';
+import { CredentialResolver } from './auth/index.js';
 
 export interface App {
   readonly port: number;
@@ -42,10 +42,9 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
   const accessControl = createAccessControl({ store, defaultPolicy: config.netrules.defaultPolicy, metrics, logger, sessions });
   const access: AccessCheck = accessControl;
   // --- end netrules ---
-  const backend: Backend = new SessionRelay({
-    connectTimeoutMs: config.upstream.connectTimeout,
-    authenticatorFor: (s) => relayedCredentials(s),
-  });
+  const backend: Backend = new SessionRelay({ connectTimeoutMs: config.upstream.connectTimeout });
+  // Reads the tenant afresh on every lookup, so an edited tenant's auth settings apply at once.
+  const credentials = new CredentialResolver({ tenant: (id) => store.getTenant(id) });
   const trusted = new CidrSet(config.proxyProtocol.trustedProxies);
   const secureContext = loadTls(config);
   const deps = {
@@ -55,6 +54,7 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
     tenants: store,
     access,
     backend,
+    credentials,
     sessions,
     secureContext,
     isTrustedProxy: (ip: string) => trusted.has(ip),

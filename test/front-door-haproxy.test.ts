@@ -11,7 +11,7 @@ t.teardown(() => pgfx.destroy());
 const porter = await PgporterProcess.start({
   config: {
     proxyProtocol: { mode: 'required', trustedProxies: ['127.0.0.1/32'], headerTimeout: '3s' },
-    tenants: [{ id: 'acme', upstream: { host: '127.0.0.1', port: pgfx.port } }],
+    tenants: [{ id: 'acme', upstream: { host: '127.0.0.1', port: pgfx.port }, auth: { authQuery: { user: 'postgres' } } }],
   },
 });
 t.teardown(() => porter.stop());

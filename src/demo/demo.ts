@@ -40,7 +40,7 @@ export async function runDemo(io: DemoIo, opts: { signal?: AbortSignal } = {}): 
       metrics: { host: '127.0.0.1', port: 0 },
       store: { kind: 'embedded', path: join(pg.dir, 'pgporter-state.json') },
       admin: { host: '127.0.0.1', port: 0, tokens: [{ name: 'demo', token: adminToken }] },
-      tenants: [{ id: 'demo', upstream: { host: pg.host, port: pg.port } }],
+      tenants: [{ id: 'demo', upstream: { host: pg.host, port: pg.port }, auth: { method: 'trust' } }],
     },
     'demo',
     { ...io.env, PGPORTER_ADMIN_TOKEN: adminToken },

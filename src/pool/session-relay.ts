@@ -1,15 +1,15 @@
 // The first serving strategy: one upstream connection per client, logged in by pgporter, then bytes relayed both ways with backpressure.
 import type { Socket } from 'node:net';
-import { AUTH_OK, backendKeyData, parameterStatus, readyForQuery } from '../protocol/index.js';
-import { connectUpstream, upstreamClientError, type ServerConnection, type UpstreamAuthenticator } from '../upstream/index.js';
+import { backendKeyData, parameterStatus, readyForQuery } from '../protocol/index.js';
+import { connectUpstream, upstreamClientError, type ServerConnection } from '../upstream/index.js';
+import { UpstreamAuth } from '../auth/index.js';
 import { ClientError } from '../errors.js';
 import type { Backend, CancelTarget, ClientSession, SessionEnd } from './types.js';
+import type { TenantRecord } from '../store/index.js';
 import { CancelKeys, sendCancel } from './cancel-keys.js';
 
 export interface SessionRelayOptions {
   connectTimeoutMs: number;
-  /** Builds the authenticator that answers the server's login challenges for this client. */
-  authenticatorFor(session: ClientSession): UpstreamAuthenticator;
   /** Called before connecting upstream (e.g. to wake a suspended machine); may throw a ClientError. */
   beforeConnect?(session: ClientSession): Promise<void>;
 }
@@ -18,6 +18,10 @@ export class SessionRelay implements Backend {
   private readonly keys = new CancelKeys();
 
   constructor(private readonly opts: SessionRelayOptions) {}
+
+  admit(_tenant: TenantRecord): { release(): void } {
+    return { release: () => {} };
+  }
 
   async serve(session: ClientSession): Promise<SessionEnd> {
     const startupParams: Record<string, string> = { user: session.user, database: session.database };
@@ -28,7 +32,7 @@ export class SessionRelay implements Backend {
       server = await connectUpstream(
         { host: session.tenant.upstream.host, port: session.tenant.upstream.port, tls: session.tenant.upstream.tls, caFile: session.tenant.upstream.caFile },
         startupParams,
-        this.opts.authenticatorFor(session),
+        new UpstreamAuth(session.user, session.secret),
         this.opts.connectTimeoutMs,
       );
     } catch (err) {
@@ -36,7 +40,7 @@ export class SessionRelay implements Backend {
     }
     const key = this.keys.allocate({ tenantId: session.tenant.id, current: () => ({ target: server.target, key: server.key }) });
     try {
-      const hello: Buffer[] = [AUTH_OK];
+      const hello: Buffer[] = [];
       for (const [k, v] of server.params) hello.push(parameterStatus(k, v));
       hello.push(backendKeyData(key.pid, key.secret), readyForQuery('I'));
       session.socket.write(Buffer.concat(hello));

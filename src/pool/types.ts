@@ -3,6 +3,8 @@ import type { Socket } from 'node:net';
 import type { Logger } from '../observability/index.js';
 import type { TenantRecord } from '../store/index.js';
 import type { PacketReader } from '../proxy/packet-reader.js';
+import type { UpstreamSecret } from '../auth/index.js';
+import type { ClientError } from '../errors.js';
 
 /** An admitted client: address known, tenant resolved, allowlist passed; authentication not yet done. */
 export interface ClientSession {
@@ -19,6 +21,8 @@ export interface ClientSession {
   readonly clientIp: string;
   readonly tls: boolean;
   readonly log: Logger;
+  /** What pgporter may use to log in to servers as this user (from client authentication). */
+  readonly secret: UpstreamSecret;
 }
 
 /** How a session ended, for the closing log line. */
@@ -37,7 +41,15 @@ export interface CancelTarget {
 
 /** Serves admitted clients and routes CancelRequests. */
 export interface Backend {
-  /** Runs the session to its end; the socket is closed when this resolves. */
+  /**
+   * As soon as tenant and allowlist are known, before authentication: counts the client against
+   * maxClientConnections. Returns a release function, or the ClientError (53300) to refuse with.
+   */
+  admit(tenant: TenantRecord): { release(): void } | ClientError;
+  /**
+   * Runs an authenticated client's session to its end (AuthenticationOk has been sent; the backend sends
+   * ParameterStatus, BackendKeyData and ReadyForQuery). The socket is closed when this resolves.
+   */
   serve(session: ClientSession): Promise<SessionEnd>;
   /** Finds what a CancelRequest key refers to; undefined for unknown keys (ignored, as PostgreSQL does). */
   cancelTarget(pid: number, secret: number): CancelTarget | undefined;

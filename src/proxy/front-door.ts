@@ -11,6 +11,8 @@ import { describeTlvs } from './proxy-header-decode.js';
 import { negotiateStartup } from './startup.js';
 import { resolveTenant, type TenantLookup } from './tenant-resolve.js';
 import type { SessionRegistry } from './session-registry.js';
+import { authenticateClient } from './authenticate.js';
+import type { CredentialSource } from '../auth/index.js';
 
 /** Decides whether a client address may reach a tenant; undefined means allowed. */
 export interface AccessCheck {
@@ -24,6 +26,7 @@ export interface FrontDoorDeps {
   tenants: TenantLookup;
   access: AccessCheck;
   backend: Backend;
+  credentials: CredentialSource;
   sessions: SessionRegistry;
   secureContext: SecureContext | undefined;
   isTrustedProxy(ip: string): boolean;
@@ -46,6 +49,7 @@ export async function handleConnection(raw: Socket, deps: FrontDoorDeps): Promis
   let log = deps.logger.child({ peer: raw.remoteAddress });
   let tenantId = '';
   let clientSocket: Socket = raw;
+  let releaseAdmission: (() => void) | undefined;
   raw.setNoDelay(true);
   raw.on('error', () => {}); // errors are observed by the stage that reads; this keeps a late one from crashing us
   const startupTimer = setTimeout(() => {
@@ -86,8 +90,12 @@ export async function handleConnection(raw: Socket, deps: FrontDoorDeps): Promis
     }
     const denied = deps.access.check(tenant, clientIp);
     if (denied) throw denied;
+    const admitted = deps.backend.admit(tenant);
+    if (admitted instanceof ClientError) throw admitted;
+    releaseAdmission = admitted.release;
 
     clearTimeout(startupTimer);
+    const secret = await authenticateClient(clientSocket, st.reader, tenant, user, deps.credentials, log);
     const params = new Map(st.params);
     params.delete('user');
     const database = params.get('database') ?? user;
@@ -106,6 +114,7 @@ export async function handleConnection(raw: Socket, deps: FrontDoorDeps): Promis
       clientIp,
       tls: st.tls,
       log,
+      secret,
     };
     const open = {
       tenantId: tenant.id,
@@ -130,7 +139,7 @@ export async function handleConnection(raw: Socket, deps: FrontDoorDeps): Promis
     }
   } catch (err) {
     clearTimeout(startupTimer);
-    if (err instanceof PgporterError && err.code === 'CLIENT_GONE') {
+    if (err instanceof PgporterError && (err.code === 'CLIENT_GONE')) {
       log.info({ event: 'closed', endedBy: 'client', reason: err.message, durationMs: Date.now() - acceptedAt }, 'client left during startup');
       raw.destroy();
       return;
@@ -144,6 +153,8 @@ export async function handleConnection(raw: Socket, deps: FrontDoorDeps): Promis
     metrics.connectionsRefused.inc({ reason: ce.kind, tenant: tenantId });
     log.info({ event: 'refused', reason: ce.kind, code: ce.code, sqlstate: ce.sqlstate, durationMs: Date.now() - acceptedAt }, `connection refused: ${ce.message}`);
     refuse(socket, ce);
+  } finally {
+    releaseAdmission?.();
   }
 }
 

@@ -1,0 +1,60 @@
+// Runs pgporter's own client authentication over the startup connection and returns what may log in upstream for this user.
+import type { Socket } from 'node:net';
+import { ClientAuthenticator, type CredentialSource, type UpstreamSecret, type AuthStep } from '../auth/index.js';
+import { ClientError } from '../errors.js';
+import { Frontend } from '../protocol/index.js';
+import type { TenantRecord } from '../store/index.js';
+import type { Logger } from '../observability/index.js';
+import type { PacketReader } from './packet-reader.js';
+
+/** Password/SASL messages are small; anything larger is not a login. */
+const MAX_AUTH_MESSAGE = 8192;
+
+const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/**
+ * Authenticates the client with the tenant's method. On success AuthenticationOk has been sent.
+ * Throws a ClientError (28P01 after `failureDelay`, 08006 on timeout, 08P01 on protocol errors).
+ */
+export async function authenticateClient(
+  socket: Socket,
+  reader: PacketReader,
+  tenant: TenantRecord,
+  user: string,
+  credentials: CredentialSource,
+  log: Logger,
+): Promise<UpstreamSecret> {
+  const auth = new ClientAuthenticator({ method: tenant.auth.method, credentials, tenantId: tenant.id, user });
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new ClientError('AUTH_TIMEOUT', 'canceling authentication due to timeout')), tenant.auth.timeout);
+  });
+  try {
+    return await Promise.race([exchange(socket, reader, auth, tenant, log), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function exchange(socket: Socket, reader: PacketReader, auth: ClientAuthenticator, tenant: TenantRecord, log: Logger): Promise<UpstreamSecret> {
+  let step: AuthStep = await auth.start();
+  for (;;) {
+    if (step.reply) socket.write(step.reply);
+    const done = step.done;
+    if (done?.ok) {
+      log.debug({ event: 'authenticated', method: done.method }, 'client authenticated');
+      return done.upstreamSecret;
+    }
+    if (done) {
+      log.info({ event: 'auth_failed', reason: done.reason }, 'client authentication failed');
+      // A fixed delay slows password guessing without telling the guesser anything.
+      await delay(tenant.auth.failureDelay);
+      throw done.error;
+    }
+    const msg = await reader.readMessage(MAX_AUTH_MESSAGE);
+    if (msg.type !== Frontend.Password) {
+      throw new ClientError('STARTUP_INVALID', `expected password response, got message type "${String.fromCharCode(msg.type)}"`);
+    }
+    step = await auth.receive(msg.body);
+  }
+}
