@@ -4,6 +4,7 @@ import { parseDuration } from './duration.js';
 import { authSchema } from './schema-auth.js'; // auth (issue 3)
 import { adminSchema, allowlistSchema, netrulesSchema, storeSchema } from './schema-netrules.js'; // netrules (issue 4)
 import { flyGlobalSchema, flyTenantSchema } from './schema-wake.js'; // wake (issue 5)
+import { globalPoolSchema, tenantPoolSchema } from './schema-pool.js'; // pool (issue 3)
 
 /** A duration with a unit ("5s"), stored as milliseconds. */
 export const duration = (def: string) =>
@@ -46,6 +47,8 @@ export const tenantSchema = z.strictObject({
   auth: authSchema.prefault({}), // auth (issue 3)
   /** The machine holding this tenant's database, for wake-on-connect and suspend-when-idle (issue 5). Absent: always awake. */
   fly: flyTenantSchema.optional(), // wake (issue 5)
+  /** Connection pooling for this tenant (issue 3): mode, size, timeouts. */
+  pool: tenantPoolSchema.prefault({}), // pool (issue 3)
 });
 
 export type TenantConfig = z.output<typeof tenantSchema>;
@@ -107,6 +110,7 @@ export const configSchema = z.strictObject({
   admin: adminSchema,
   // --- end netrules ---
   fly: flyGlobalSchema, // wake (issue 5): Machines API settings
+  pool: globalPoolSchema, // pool (issue 3): limits across tenants
   tenants: z.array(tenantSchema).default([]),
 });
 
