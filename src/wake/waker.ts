@@ -54,6 +54,8 @@ interface TenantState {
   driver: MachineDriver | undefined;
   /** The tenant's `fly` block as JSON, to notice a config edit and pick a new driver. */
   driverKey: string;
+  /** The `fly` object the driver was made from: the same object means no edit, without serialising it per connect. */
+  flyRef: unknown;
   knownStarted: boolean;
   epoch: number;
   clients: number;
@@ -182,6 +184,7 @@ class Waker implements WakeManager {
       id,
       driver: undefined,
       driverKey: '',
+      flyRef: null,
       knownStarted: false,
       epoch: 0,
       clients: 0,
@@ -198,6 +201,8 @@ class Waker implements WakeManager {
   /** The tenant's state, with its driver refreshed when its `fly` config changed (a new machine is not known started). */
   private stateFor(tenant: TenantRecord): TenantState {
     const s = this.tenants.get(tenant.id) ?? this.newState(tenant.id);
+    if (tenant.fly !== undefined && tenant.fly === s.flyRef) return s;
+    s.flyRef = tenant.fly;
     const key = JSON.stringify(tenant.fly ?? null);
     if (key !== s.driverKey) {
       s.driverKey = key;
