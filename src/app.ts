@@ -12,7 +12,8 @@ import { handleConnection, SessionRegistry, type AccessCheck } from './proxy/ind
 import { createStore, type Store } from './store/index.js';
 import { createAccessControl } from './netrules/index.js'; // netrules (issue 4)
 import { startAdminServer, type AdminServer } from './admin/index.js'; // netrules (issue 4)
-import { CredentialResolver } from './auth/index.js';
+import { CredentialResolver, runAuthQuery } from './auth/index.js';
+import { createWakeManager, serverReach } from './wake/index.js'; // wake (issue 5)
 
 export interface App {
   readonly port: number;
@@ -42,9 +43,24 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
   const accessControl = createAccessControl({ store, defaultPolicy: config.netrules.defaultPolicy, metrics, logger, sessions });
   const access: AccessCheck = accessControl;
   // --- end netrules ---
-  const backend: Backend = new SessionRelay({ connectTimeoutMs: config.upstream.connectTimeout });
+  // --- wake (issue 5): resume suspended machines before connecting, suspend idle ones ---
+  const wake = createWakeManager({ config, logger, metrics, getTenant: (id) => store.getTenant(id) });
+  const reach = serverReach(wake, config.upstream.connectTimeout);
+  // --- end wake ---
+  const backend: Backend = countClientsForWake(
+    new SessionRelay({ connectTimeoutMs: config.upstream.connectTimeout, beforeConnect: reach.beforeConnect, connect: reach.connect }),
+    wake,
+  );
   // Reads the tenant afresh on every lookup, so an edited tenant's auth settings apply at once.
-  const credentials = new CredentialResolver({ tenant: (id) => store.getTenant(id) });
+  const credentials = new CredentialResolver({
+    tenant: (id) => store.getTenant(id),
+    // An authQuery reads the upstream, so a suspended machine must be woken for it (then cached for cacheTtl).
+    query: async (req) => {
+      const tenant = store.getTenant(req.tenantId);
+      if (tenant?.fly) await wake.ensureAwake(tenant);
+      return runAuthQuery(req);
+    },
+  });
   const trusted = new CidrSet(config.proxyProtocol.trustedProxies);
   const secureContext = loadTls(config);
   const deps = {
@@ -112,10 +128,34 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
         const bye = new ClientError('SHUTTING_DOWN', 'terminating connection due to administrator command');
         for (const s of sessions.all()) s.end(bye);
         await backend.close();
+        await wake.close();
         await obs?.close();
         await store.close();
         logger.info({ event: 'stopped' }, 'pgporter stopped');
       })()),
+  };
+}
+
+/** Counts admitted clients per tenant for suspend-when-idle: from admission (before any wake) to the session's end. */
+function countClientsForWake(backend: Backend, wake: { clientConnected(id: string): void; clientDisconnected(id: string): void }): Backend {
+  return {
+    admit(tenant) {
+      const admitted = backend.admit(tenant);
+      if (admitted instanceof ClientError) return admitted;
+      wake.clientConnected(tenant.id);
+      let released = false;
+      return {
+        release() {
+          if (released) return;
+          released = true;
+          admitted.release();
+          wake.clientDisconnected(tenant.id);
+        },
+      };
+    },
+    serve: (s) => backend.serve(s),
+    cancelTarget: (pid, secret) => backend.cancelTarget(pid, secret),
+    close: () => backend.close(),
   };
 }
 

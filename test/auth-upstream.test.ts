@@ -35,7 +35,7 @@ t.test('md5 login as md5user from the stored hash only; trust as trusty', async 
 });
 
 t.test('runAuthQuery reads verifiers and hashes, by column name, in either order', async (t) => {
-  const base = { host: pg.host, port: pg.port, user: 'postgres', database: 'postgres', timeoutMs: 10_000 };
+  const base = { tenantId: 'acme', host: pg.host, port: pg.port, user: 'postgres', database: 'postgres', timeoutMs: 10_000 };
   const app = await runAuthQuery({ ...base, query: PG_AUTHID, lookupUser: 'app' });
   t.equal(app?.kind, 'scram');
   const swapped = await runAuthQuery({ ...base, query: 'SELECT rolpassword, rolname FROM pg_authid WHERE rolname = $1', lookupUser: 'app' });

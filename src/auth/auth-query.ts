@@ -9,6 +9,8 @@ import { parseStoredSecret, type Credential } from './credentials.js';
 import { UpstreamAuth, type UpstreamSecret } from './upstream-login.js';
 
 export interface AuthQueryRequest {
+  /** Whose upstream this is (so the caller can wake its machine first). */
+  tenantId: string;
   host: string;
   port: number;
   /** Auth user and its password (omit when the upstream trusts it). */

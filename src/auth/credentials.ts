@@ -89,6 +89,7 @@ export class CredentialResolver implements CredentialSource {
     if (running) return running;
 
     const p = this.query({
+      tenantId,
       host: tenant.upstream.host,
       port: tenant.upstream.port,
       user: aq.user,

@@ -1,6 +1,6 @@
 // The first serving strategy: one upstream connection per client, logged in by pgporter, then bytes relayed both ways with backpressure.
 import type { Socket } from 'node:net';
-import { backendKeyData, parameterStatus, readyForQuery } from '../protocol/index.js';
+import { backendKeyData, noticeResponse, parameterStatus, readyForQuery } from '../protocol/index.js';
 import { connectUpstream, upstreamClientError, type ServerConnection } from '../upstream/index.js';
 import { UpstreamAuth } from '../auth/index.js';
 import { ClientError } from '../errors.js';
@@ -10,8 +10,13 @@ import { CancelKeys, sendCancel } from './cancel-keys.js';
 
 export interface SessionRelayOptions {
   connectTimeoutMs: number;
-  /** Called before connecting upstream (e.g. to wake a suspended machine); may throw a ClientError. */
-  beforeConnect?(session: ClientSession): Promise<void>;
+  /**
+   * Called before a server connection is opened (wake-on-connect); may take seconds, may call `notify` so the
+   * client sees a NoticeResponse, or throw a ClientError (57P03) the client gets.
+   */
+  beforeConnect?(tenant: TenantRecord, notify: (message: string) => void): Promise<void>;
+  /** Opens a logged-in server connection, retrying what a just-woken server may answer. */
+  connect?(tenant: TenantRecord, open: () => Promise<ServerConnection>): Promise<ServerConnection>;
 }
 
 export class SessionRelay implements Backend {
@@ -26,15 +31,18 @@ export class SessionRelay implements Backend {
   async serve(session: ClientSession): Promise<SessionEnd> {
     const startupParams: Record<string, string> = { user: session.user, database: session.database };
     for (const [k, v] of session.params) startupParams[k] = v;
-    await this.opts.beforeConnect?.(session);
-    let server: ServerConnection;
-    try {
-      server = await connectUpstream(
-        { host: session.tenant.upstream.host, port: session.tenant.upstream.port, tls: session.tenant.upstream.tls, caFile: session.tenant.upstream.caFile },
+    const { tenant } = session;
+    await this.opts.beforeConnect?.(tenant, (m) => session.socket.write(noticeResponse(m)));
+    const open = () =>
+      connectUpstream(
+        { host: tenant.upstream.host, port: tenant.upstream.port, tls: tenant.upstream.tls, caFile: tenant.upstream.caFile },
         startupParams,
         new UpstreamAuth(session.user, session.secret),
         this.opts.connectTimeoutMs,
       );
+    let server: ServerConnection;
+    try {
+      server = await (this.opts.connect ? this.opts.connect(tenant, open) : open());
     } catch (err) {
       throw upstreamClientError(err);
     }

@@ -8,3 +8,4 @@ export { FlyApiError } from './fly-error.js';
 export { couldRetry, retryAfterMs, parseRetryAfter, maxTotalBackoffMs, DEFAULT_RETRY, type RetryPolicy } from './retry.js';
 export { apiFromConfig, defaultDriverFor } from './driver-factory.js';
 export { wakeMetrics, type WakeMetrics } from './wake-metrics.js';
+export { serverReach, type ServerReach } from './server-reach.js';

@@ -1,0 +1,45 @@
+// The wake step as the serving layer sees it: make sure the tenant's machine is up, then open a server connection with retries while Postgres finishes waking.
+import type { TenantRecord } from '../store/index.js';
+import { connectWithRetry, isTransientConnectError } from './connect-retry.js';
+import type { WakeManager } from './waker.js';
+
+/** Whether an upstream failure may go away by itself in a moment (refused, reset, 57P03, starting up). */
+function retryable(err: unknown): boolean {
+  return isTransientConnectError(err) || (err as { transient?: boolean }).transient === true || isTransientConnectError((err as { cause?: unknown }).cause);
+}
+
+export interface ServerReach {
+  beforeConnect(tenant: TenantRecord, notify: (message: string) => void): Promise<void>;
+  connect<T>(tenant: TenantRecord, open: () => Promise<T>): Promise<T>;
+}
+
+/** Hooks for the serving layer: wake before connecting, retry until Postgres accepts, report readiness and failures to the wake manager. */
+export function serverReach(wake: WakeManager, connectTimeoutMs: number): ServerReach {
+  const wokeAt = new Map<string, number>();
+  return {
+    async beforeConnect(tenant, notify) {
+      if (!tenant.fly) return;
+      let woke = false;
+      await wake.ensureAwake(tenant, () => {
+        woke = true;
+        notify(`waking up the database for tenant "${tenant.id}"; this connection will continue when it is ready`);
+      });
+      if (woke) wokeAt.set(tenant.id, Date.now());
+    },
+    async connect(tenant, open) {
+      try {
+        const conn = await connectWithRetry(open, { deadlineMs: Date.now() + (tenant.fly ? Math.max(connectTimeoutMs, 10_000) : connectTimeoutMs), isRetryable: retryable });
+        const t0 = wokeAt.get(tenant.id);
+        if (t0 !== undefined) {
+          wokeAt.delete(tenant.id);
+          wake.observeReady(tenant.id, (Date.now() - t0) / 1000);
+        }
+        return conn;
+      } catch (err) {
+        // The machine may have been suspended behind our back: ask again next time rather than trusting "started".
+        if (tenant.fly) wake.markSuspect(tenant.id);
+        throw err;
+      }
+    },
+  };
+}
