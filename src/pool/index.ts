@@ -1,4 +1,6 @@
-// Public face of the serving layer: the Backend seam, the per-client relay, and cancel-key routing.
+// Public face of the serving layer: the Backend seam, the pooling backend, and cancel-key routing.
 export type { Backend, ClientSession, SessionEnd, CancelTarget } from './types.js';
+export { PoolBackend, type PoolBackendOptions } from './pool-backend.js';
+export type { PoolSnapshot } from './pool.js';
 export { SessionRelay, type SessionRelayOptions } from './session-relay.js';
 export { CancelKeys, sendCancel } from './cancel-keys.js';

@@ -1,0 +1,112 @@
+// What a server still owes for the messages sent to it, in order, so pgporter knows which replies to forward, swallow or make up.
+// Replies per message: https://www.postgresql.org/docs/current/protocol-flow.html#PROTOCOL-FLOW-EXT-QUERY
+
+/** One expected reply, by the message that asked for it. */
+export const enum Exp {
+  /** A client's Parse: ParseComplete forwarded. */
+  Parse = 1,
+  /** A Parse pgporter injected: ParseComplete swallowed. */
+  ParseSwallow,
+  /** A client's Parse the server already had: pgporter makes up the ParseComplete. */
+  ParseSynth,
+  Bind,
+  Describe,
+  Execute,
+  /** A client's Close of a portal or an unknown statement: CloseComplete forwarded. */
+  Close,
+  /** A Close pgporter injected (LRU eviction): CloseComplete swallowed. */
+  CloseSwallow,
+  /** A client's Close of a named statement, kept on the server for others: pgporter makes up the CloseComplete. */
+  CloseSynth,
+  /** Sync: one ReadyForQuery. */
+  Sync,
+  /** A simple Query: everything up to one ReadyForQuery. */
+  Query,
+  /** A Query pgporter injected (SET, reset): everything up to its ReadyForQuery swallowed. */
+  QuerySwallow,
+  /** FunctionCall: its result and one ReadyForQuery. */
+  FunctionCall,
+  /** The client ended a COPY (CopyDone/CopyFail) before the server's CopyInResponse was seen. */
+  CopyEnd,
+}
+
+/** True for entries answered by ReadyForQuery. */
+export function isSyncLike(e: Exp): boolean {
+  return e === Exp.Sync || e === Exp.Query || e === Exp.QuerySwallow || e === Exp.FunctionCall;
+}
+
+/** Ring buffer of expectation codes with an optional statement name each; no allocation per message. */
+export class ExpectQueue {
+  private codes = new Uint8Array(64);
+  private names: (string | undefined)[] = new Array<string | undefined>(64);
+  private head = 0;
+  private count = 0;
+
+  get length(): number {
+    return this.count;
+  }
+
+  push(code: Exp, name?: string): void {
+    if (this.count === this.codes.length) this.grow();
+    const i = (this.head + this.count) & (this.codes.length - 1);
+    this.codes[i] = code;
+    this.names[i] = name;
+    this.count++;
+  }
+
+  /** Code of the oldest entry, or 0 when empty. */
+  peek(): Exp | 0 {
+    return this.count === 0 ? 0 : (this.codes[this.head] as Exp);
+  }
+
+  peekName(): string | undefined {
+    return this.count === 0 ? undefined : this.names[this.head];
+  }
+
+  at(i: number): Exp | 0 {
+    return i >= this.count ? 0 : (this.codes[(this.head + i) & (this.codes.length - 1)] as Exp);
+  }
+
+  shift(): Exp | 0 {
+    if (this.count === 0) return 0;
+    const code = this.codes[this.head] as Exp;
+    this.names[this.head] = undefined;
+    this.head = (this.head + 1) & (this.codes.length - 1);
+    this.count--;
+    return code;
+  }
+
+  /** Removes the entry at position i (COPY bookkeeping only; O(n)). */
+  removeAt(i: number): void {
+    if (i >= this.count) return;
+    const mask = this.codes.length - 1;
+    for (let j = i; j < this.count - 1; j++) {
+      const a = (this.head + j) & mask;
+      const b = (this.head + j + 1) & mask;
+      this.codes[a] = this.codes[b]!;
+      this.names[a] = this.names[b];
+    }
+    this.names[(this.head + this.count - 1) & mask] = undefined;
+    this.count--;
+  }
+
+  clear(): void {
+    this.names.fill(undefined);
+    this.head = 0;
+    this.count = 0;
+  }
+
+  private grow(): void {
+    // Sizes stay powers of two so the index wraps with a mask.
+    const size = this.codes.length;
+    const codes = new Uint8Array(size * 2);
+    const names = new Array<string | undefined>(size * 2);
+    for (let j = 0; j < this.count; j++) {
+      codes[j] = this.codes[(this.head + j) & (size - 1)]!;
+      names[j] = this.names[(this.head + j) & (size - 1)];
+    }
+    this.codes = codes;
+    this.names = names;
+    this.head = 0;
+  }
+}

@@ -1,0 +1,160 @@
+// The pooling Backend: admits clients against connection limits, runs each session on its (tenant, database, user) pool, routes cancels.
+import { ClientError } from '../errors.js';
+import type { ServerConnection } from '../upstream/index.js';
+import type { Config } from '../config/index.js';
+import type { Logger, Metrics } from '../observability/index.js';
+import type { TenantRecord } from '../store/index.js';
+import type { Backend, CancelTarget, ClientSession, SessionEnd } from './types.js';
+import { CancelKeys, sendCancel } from './cancel-keys.js';
+import { Pool, type PoolContext, type PoolSnapshot } from './pool.js';
+import { PoolClient } from './client.js';
+import { PoolMetrics, type TenantTotals } from './pool-metrics.js';
+
+export interface PoolBackendOptions {
+  config: Config;
+  logger: Logger;
+  metrics: Metrics;
+  /**
+   * Called when a pool must open a server and has none (wake-on-connect). May take seconds; `notify` sends a
+   * NoticeResponse to the waiting clients; a thrown ClientError (57P03) is what those clients get.
+   */
+  beforeConnect?(tenant: TenantRecord, notify: (message: string) => void): Promise<void>;
+  /** Opens a logged-in server connection, e.g. retrying what a just-woken server may answer. Default: `open()` once. */
+  connect?(tenant: TenantRecord, open: () => Promise<ServerConnection>): Promise<ServerConnection>;
+  /** Servers opened under an older epoch are closed instead of reused (the machine behind them restarted). */
+  serverEpoch?(tenantId: string): number;
+  /** Period of the timeout sweep in ms. Default 500. */
+  sweepIntervalMs?: number;
+}
+
+export class PoolBackend implements Backend {
+  private readonly pools = new Map<string, Pool>();
+  private readonly keys = new CancelKeys();
+  private readonly clientsByTenant = new Map<string, number>();
+  private readonly totals = new Map<string, TenantTotals>();
+  private clientsTotal = 0;
+  private readonly ctx: PoolContext;
+  private readonly timer: NodeJS.Timeout;
+  private readonly clock = { now: Date.now() };
+
+  constructor(private readonly opts: PoolBackendOptions) {
+    const metrics = new PoolMetrics(
+      opts.metrics.registry,
+      () => this.poolsSnapshot(),
+      () => this.totals,
+    );
+    this.ctx = {
+      clock: this.clock,
+      connectTimeoutMs: opts.config.upstream.connectTimeout,
+      logger: opts.logger,
+      metrics,
+      ...(opts.beforeConnect ? { beforeConnect: opts.beforeConnect } : {}),
+      ...(opts.serverEpoch ? { serverEpoch: opts.serverEpoch } : {}),
+      ...(opts.connect ? { connect: opts.connect } : {}),
+    };
+    // One coarse timer for every pool's timeouts, instead of a timer per connection.
+    this.timer = setInterval(() => this.sweep(), opts.sweepIntervalMs ?? 500);
+    this.timer.unref();
+  }
+
+  admit(tenant: TenantRecord): { release(): void } | ClientError {
+    const perTenant = this.clientsByTenant.get(tenant.id) ?? 0;
+    const max = tenant.pool.maxClientConnections;
+    if (this.clientsTotal >= this.opts.config.pool.maxClientConnections) {
+      return new ClientError('TOO_MANY_CONNECTIONS', 'sorry, too many clients already');
+    }
+    if (max !== undefined && perTenant >= max) {
+      return new ClientError('TOO_MANY_CONNECTIONS', `sorry, too many clients already for tenant "${tenant.id}"`);
+    }
+    this.clientsByTenant.set(tenant.id, perTenant + 1);
+    this.clientsTotal++;
+    let released = false;
+    return {
+      release: () => {
+        if (released) return;
+        released = true;
+        this.clientsTotal--;
+        const n = (this.clientsByTenant.get(tenant.id) ?? 1) - 1;
+        if (n > 0) this.clientsByTenant.set(tenant.id, n);
+        else this.clientsByTenant.delete(tenant.id);
+      },
+    };
+  }
+
+  async serve(session: ClientSession): Promise<SessionEnd> {
+    const pool = this.poolFor(session);
+    pool.secret = session.secret;
+    const client = new PoolClient(session, pool);
+    pool.clients.add(client);
+    const key = this.keys.allocate({
+      tenantId: session.tenant.id,
+      current: () => {
+        const s = client.currentServer();
+        return s ? { target: s.target, key: s.key } : undefined;
+      },
+    });
+    try {
+      await client.initialise();
+      client.start(key);
+      return await client.done;
+    } finally {
+      this.keys.release(key.pid);
+      pool.clients.delete(client);
+    }
+  }
+
+  cancelTarget(pid: number, secret: number): CancelTarget | undefined {
+    const route = this.keys.lookup(pid, secret);
+    if (!route) return undefined;
+    return {
+      tenantId: route.tenantId,
+      cancel: () => {
+        const cur = route.current();
+        if (cur) sendCancel(cur.target, cur.key);
+      },
+    };
+  }
+
+  /** Closes a tenant's idle servers now and its busy ones as soon as their clients let go (before suspending its machine). */
+  async closeTenantServers(tenantId: string): Promise<void> {
+    for (const p of this.pools.values()) if (p.tenant.id === tenantId) p.closeServers();
+  }
+
+  /** Every pool's figures, for `GET /v1/pools`. */
+  poolsSnapshot(): PoolSnapshot[] {
+    return [...this.pools.values()].map((p) => p.snapshot());
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    for (const p of this.pools.values()) p.close();
+  }
+
+  private poolFor(session: ClientSession): Pool {
+    const id = `${session.tenant.id}\0${session.database}\0${session.user}`;
+    let pool = this.pools.get(id);
+    if (!pool) {
+      let totals = this.totals.get(session.tenant.id);
+      if (!totals) this.totals.set(session.tenant.id, (totals = { queries: 0, transactions: 0 }));
+      pool = new Pool(this.ctx, session.tenant, session.database, session.user, totals);
+      this.pools.set(id, pool);
+    } else {
+      // The store hands out a new record when a tenant is edited; pool settings follow it.
+      pool.tenant = session.tenant;
+    }
+    return pool;
+  }
+
+  private sweep(): void {
+    const now = Date.now();
+    this.clock.now = now;
+    for (const [id, p] of this.pools) {
+      try {
+        p.sweep(now);
+      } catch (err) {
+        this.opts.logger.error({ err, pool: id }, 'pool sweep failed');
+      }
+      if (p.empty) this.pools.delete(id);
+    }
+  }
+}

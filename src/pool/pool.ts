@@ -1,0 +1,350 @@
+// One pool per (tenant, database, user): idle servers, a FIFO of waiting clients, lazy server opening up to `size`, and the timeouts swept for them.
+import { ClientError, toClientError } from '../errors.js';
+import type { TenantPoolConfig } from '../config/index.js';
+import type { TenantRecord } from '../store/index.js';
+import type { UpstreamSecret } from '../auth/index.js';
+import { UpstreamAuth } from '../auth/index.js';
+import { connectUpstream, upstreamClientError, type ServerConnection } from '../upstream/index.js';
+import type { Logger } from '../observability/index.js';
+import { Deque } from './deque.js';
+import { PooledServer, type ServerHost } from './server.js';
+import type { ClientHost, PoolClient } from './client.js';
+import type { PoolMetrics, TenantTotals } from './pool-metrics.js';
+
+/** What every pool shares from the backend that owns it. */
+export interface PoolContext {
+  readonly clock: { now: number };
+  readonly connectTimeoutMs: number;
+  readonly logger: Logger;
+  readonly metrics: PoolMetrics;
+  beforeConnect?(tenant: TenantRecord, notify: (message: string) => void): Promise<void>;
+  serverEpoch?(tenantId: string): number;
+  connect?(tenant: TenantRecord, open: () => Promise<ServerConnection>): Promise<ServerConnection>;
+}
+
+/** Figures for the admin API and the gauges. */
+export interface PoolSnapshot {
+  tenant: string;
+  database: string;
+  user: string;
+  mode: 'transaction' | 'session';
+  size: number;
+  clientsActive: number;
+  clientsWaiting: number;
+  serversActive: number;
+  serversIdle: number;
+  serversOpening: number;
+}
+
+export class Pool implements ServerHost, ClientHost {
+  defaults: Map<string, string> | undefined;
+  readonly clients = new Set<PoolClient>();
+  /** Most recent client's secret: what new servers log in with (every client of the pool is the same user). */
+  secret: UpstreamSecret | undefined;
+  private readonly idle: PooledServer[] = []; // a stack: the most recently used server is reused first, the others age out
+  private readonly servers = new Set<PooledServer>();
+  private readonly waiters = new Deque<PoolClient>();
+  private waiting = 0;
+  private opening = 0;
+  private waking: Promise<void> | undefined;
+  private closed = false;
+  private readonly log: Logger;
+
+  constructor(
+    private readonly ctx: PoolContext,
+    public tenant: TenantRecord,
+    readonly database: string,
+    readonly user: string,
+    /** The tenant's running totals, shared by its pools (plain numbers, bumped on the hot path). */
+    readonly stats: TenantTotals,
+  ) {
+    this.log = ctx.logger.child({ tenant: tenant.id, database, user, component: 'pool' });
+  }
+
+  get cfg(): TenantPoolConfig {
+    return this.tenant.pool;
+  }
+  get mode(): 'transaction' | 'session' {
+    return this.tenant.pool.mode;
+  }
+  get clock(): { now: number } {
+    return this.ctx.clock;
+  }
+  /** No clients, no servers: the backend may drop this pool. */
+  get empty(): boolean {
+    return this.clients.size === 0 && this.servers.size === 0 && this.opening === 0;
+  }
+
+  snapshot(): PoolSnapshot {
+    return {
+      tenant: this.tenant.id,
+      database: this.database,
+      user: this.user,
+      mode: this.mode,
+      size: this.cfg.size,
+      clientsActive: this.clients.size - this.waiting,
+      clientsWaiting: this.waiting,
+      serversActive: this.servers.size - this.idle.length,
+      serversIdle: this.idle.length,
+      serversOpening: this.opening,
+    };
+  }
+
+  debug(msg: string, extra?: Record<string, unknown>): void {
+    this.log.debug(extra ?? {}, msg);
+  }
+
+  // --- clients ---
+
+  acquire(client: PoolClient): PooledServer | undefined {
+    const s = this.waiting === 0 ? this.takeIdle() : undefined;
+    if (s) {
+      this.ctx.metrics.waitSeconds.observe({ tenant: this.tenant.id }, 0);
+      return s;
+    }
+    client.queued(Date.now());
+    this.waiters.push(client);
+    this.waiting++;
+    this.pump();
+    return undefined;
+  }
+
+  cancelWait(_client: PoolClient): void {
+    // The queue entry stays and is skipped when reached; closed clients never wait again.
+    this.waiting--;
+  }
+
+  checkin(server: PooledServer, clean: boolean): void {
+    if (server.state === 'closed') return;
+    const why = this.unusable(server, clean);
+    if (why) {
+      server.close(why);
+      return;
+    }
+    if (this.mode === 'session' && server.state === 'active') {
+      server.reset(this.cfg.resetQuery); // back through serverFree once the reset is answered
+      return;
+    }
+    this.offer(server);
+  }
+
+  // --- servers ---
+
+  serverFree(server: PooledServer): void {
+    if (server.state === 'resetting') {
+      const why = this.unusable(server, true);
+      if (why) server.close(why);
+      else this.offer(server);
+      return;
+    }
+    const c = server.client;
+    // A client half-way through sending a message keeps the server until the message is whole.
+    if (server.state === 'active' && c && !c.framer.midMessage) c.detach(true);
+  }
+
+  serverClosed(server: PooledServer, reason: string): void {
+    this.servers.delete(server);
+    const i = this.idle.indexOf(server);
+    if (i >= 0) this.idle.splice(i, 1);
+    const c = server.client;
+    this.log.debug({ event: 'server_closed', reason, serverPid: server.key.pid, hadClient: !!c }, 'server connection closed');
+    if (c) {
+      this.ctx.metrics.errors.inc({ tenant: this.tenant.id, kind: 'server_lost' });
+      server.client = undefined;
+      c.serverLost();
+    }
+    if (!this.closed) this.pump();
+  }
+
+  /** Why a server must not be reused, or undefined. */
+  private unusable(server: PooledServer, clean: boolean): string | undefined {
+    if (!clean) return 'returned mid-transaction or with replies outstanding';
+    if (this.closed) return 'pool closed';
+    if (!server.alive) return 'connection gone';
+    if (server.retire) return 'retired';
+    if (this.clock.now > server.expiresAt) return 'lifetime reached';
+    if (this.ctx.serverEpoch && this.ctx.serverEpoch(this.tenant.id) !== server.epoch) return 'opened under an older server epoch';
+    if (this.servers.size > this.cfg.size) return 'pool shrank';
+    return undefined;
+  }
+
+  /** A free server goes to the longest-waiting client, or onto the idle stack. */
+  private offer(server: PooledServer): void {
+    if (server.state !== 'idle') server.setState('idle');
+    const c = this.nextWaiter();
+    if (c) this.give(c, server);
+    else {
+      server.idleSince = this.clock.now;
+      this.idle.push(server);
+    }
+  }
+
+  private give(c: PoolClient, server: PooledServer): void {
+    this.ctx.metrics.waitSeconds.observe({ tenant: this.tenant.id }, (Date.now() - c.waitingSince) / 1000);
+    c.attach(server);
+  }
+
+  private nextWaiter(): PoolClient | undefined {
+    for (;;) {
+      const c = this.waiters.shift();
+      if (c === undefined) return undefined;
+      if (c.state === 'waiting') {
+        this.waiting--;
+        return c;
+      }
+    }
+  }
+
+  private takeIdle(): PooledServer | undefined {
+    for (;;) {
+      const s = this.idle.pop();
+      if (s === undefined) return undefined;
+      const why = this.unusable(s, true);
+      if (why === undefined) return s;
+      s.close(why);
+    }
+  }
+
+  /** Serves waiters from idle servers, then opens servers for those still waiting, up to `size`. */
+  private pump(): void {
+    while (this.waiting > 0 && this.idle.length > 0) {
+      const s = this.takeIdle();
+      if (!s) break;
+      this.give(this.nextWaiter()!, s);
+    }
+    let need = Math.min(this.waiting - this.opening, this.cfg.size - this.servers.size - this.opening);
+    while (need-- > 0) this.open();
+  }
+
+  private open(): void {
+    this.opening++;
+    void this.openServer();
+  }
+
+  private async openServer(): Promise<void> {
+    const started = performance.now();
+    const tenant = this.tenant;
+    let server: PooledServer;
+    try {
+      if (this.servers.size === 0 && this.ctx.beforeConnect) await this.wake();
+      if (!this.secret) throw new ClientError('SERVER_UNAVAILABLE', 'no credentials to log in to the database server');
+      const epoch = this.ctx.serverEpoch?.(tenant.id) ?? 0;
+      const secret = this.secret;
+      const open = () =>
+        connectUpstream(
+          { host: tenant.upstream.host, port: tenant.upstream.port, tls: tenant.upstream.tls, caFile: tenant.upstream.caFile },
+          { user: this.user, database: this.database },
+          new UpstreamAuth(this.user, secret),
+          this.ctx.connectTimeoutMs,
+        );
+      const conn = await (this.ctx.connect ? this.ctx.connect(tenant, open) : open());
+      server = new PooledServer(conn, this, epoch, this.cfg.serverLifetime, this.cfg.preparedStatementCacheSize, this.clock.now);
+    } catch (err) {
+      this.opening--;
+      this.openFailed(err);
+      return;
+    }
+    this.opening--;
+    this.ctx.metrics.connectSeconds.observe({ tenant: tenant.id }, (performance.now() - started) / 1000);
+    this.servers.add(server);
+    this.defaults ??= new Map(server.have);
+    this.log.debug({ event: 'server_opened', serverPid: server.key.pid }, 'server connection opened');
+    if (this.closed) server.close('pool closed');
+    else this.offer(server);
+  }
+
+  /** Waiters that no open or busy server will serve get the error now, not at their wait timeout. */
+  private openFailed(err: unknown): void {
+    const ce = err instanceof ClientError ? err : upstreamClientError(err);
+    this.ctx.metrics.errors.inc({ tenant: this.tenant.id, kind: ce.kind });
+    this.log.warn({ event: 'server_open_failed', code: ce.code, sqlstate: ce.sqlstate, err: (err as Error).message }, 'could not open a server connection');
+    const coming = this.servers.size - this.idle.length + this.opening;
+    this.failWaiters(this.waiting - coming, () => ce);
+  }
+
+  private failWaiters(n: number, err: () => ClientError, keep?: (c: PoolClient) => boolean): void {
+    if (n <= 0) return;
+    const victims: PoolClient[] = [];
+    for (let i = 0; i < this.waiters.length && victims.length < n; i++) {
+      const c = this.waiters.at(i)!;
+      if (c.state === 'waiting' && !(keep && keep(c))) victims.push(c);
+    }
+    for (const c of victims) c.fail(err());
+  }
+
+  private wake(): Promise<void> {
+    this.waking ??= (async () => {
+      try {
+        await this.ctx.beforeConnect!(this.tenant, (message) => {
+          for (let i = 0; i < this.waiters.length; i++) {
+            const c = this.waiters.at(i)!;
+            if (c.state === 'waiting') c.notice(message);
+          }
+        });
+      } finally {
+        this.waking = undefined;
+      }
+    })();
+    return this.waking;
+  }
+
+  // --- timers and shutdown ---
+
+  /** Called by the backend's coarse timer: wait timeouts, idle and lifetime limits, client timeouts, minSize. */
+  sweep(now: number): void {
+    const cfg = this.cfg;
+    if (this.waiting > 0) {
+      const limit = Date.now() - cfg.queryWaitTimeout;
+      // FIFO: the oldest waiters are at the front, so stop at the first one still in time.
+      this.failWaiters(
+        this.waiting,
+        () => new ClientError('QUERY_WAIT_TIMEOUT', 'query_wait_timeout: no server connection became free in time'),
+        (c) => c.waitingSince > limit,
+      );
+    }
+    if (this.waiters.length > 2 * this.waiting + 32) this.waiters.filter((c) => c.state === 'waiting');
+    for (let i = this.idle.length - 1; i >= 0; i--) {
+      const s = this.idle[i]!;
+      let why = this.unusable(s, true);
+      if (!why && now - s.idleSince > cfg.serverIdleTimeout && this.servers.size > cfg.minSize) why = 'idle timeout';
+      if (why) {
+        this.idle.splice(i, 1);
+        s.close(why);
+      }
+    }
+    if (cfg.idleTransactionTimeout > 0 || cfg.clientIdleTimeout > 0) {
+      for (const c of this.clients) {
+        const sv = c.server;
+        const quiet = now - c.lastActive;
+        if (sv && cfg.idleTransactionTimeout > 0 && sv.status !== 0x49 && sv.expect.length === 0 && quiet > cfg.idleTransactionTimeout) {
+          this.ctx.metrics.errors.inc({ tenant: this.tenant.id, kind: 'idle_transaction_timeout' });
+          c.fail(new ClientError('IDLE_IN_TRANSACTION_TIMEOUT', 'terminating connection due to idle-in-transaction timeout'));
+        } else if (cfg.clientIdleTimeout > 0 && quiet > cfg.clientIdleTimeout && (c.state === 'idle' || (sv !== undefined && sv.clean))) {
+          this.ctx.metrics.errors.inc({ tenant: this.tenant.id, kind: 'client_idle_timeout' });
+          c.fail(new ClientError('CLIENT_IDLE_TIMEOUT', 'terminating connection due to idle timeout'));
+        }
+      }
+    }
+    if (!this.closed && this.secret && this.servers.size + this.opening < cfg.minSize) {
+      for (let n = cfg.minSize - this.servers.size - this.opening; n > 0; n--) this.open();
+    }
+  }
+
+  /** Closes idle servers now and the busy ones when their client lets go (the machine is about to be suspended). */
+  closeServers(): void {
+    for (const s of this.servers) s.retire = true;
+    for (const s of this.idle.splice(0)) s.close('tenant servers closed');
+  }
+
+  close(): void {
+    this.closed = true;
+    const bye = new ClientError('SHUTTING_DOWN', 'terminating connection due to administrator command');
+    this.failWaiters(this.waiting, () => bye);
+    for (const s of this.servers) s.close('pgporter shutting down');
+  }
+
+  /** Counts closed servers as errors by kind for metrics (used by the client on failure). */
+  countError(err: unknown): void {
+    this.ctx.metrics.errors.inc({ tenant: this.tenant.id, kind: toClientError(err).kind });
+  }
+}
