@@ -7,7 +7,7 @@ import type { Config } from './config/index.js';
 import { ClientError } from './errors.js';
 import { CidrSet, normaliseIp } from './net/index.js';
 import { createLogger, Metrics, startObservabilityServer, type Logger, type ObservabilityServer } from './observability/index.js';
-import { SessionRelay, type Backend } from './pool/index.js';
+import { PoolBackend, type Backend } from './pool/index.js';
 import { handleConnection, SessionRegistry, type AccessCheck } from './proxy/index.js';
 import { createStore, type Store } from './store/index.js';
 import { createAccessControl } from './netrules/index.js'; // netrules (issue 4)
@@ -18,6 +18,7 @@ import { createWakeManager, serverReach } from './wake/index.js'; // wake (issue
 export interface App {
   readonly port: number;
   readonly metricsPort: number | undefined;
+  readonly adminPort: number | undefined;
   readonly logger: Logger;
   readonly metrics: Metrics;
   readonly store: Store;
@@ -47,10 +48,11 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
   const wake = createWakeManager({ config, logger, metrics, getTenant: (id) => store.getTenant(id) });
   const reach = serverReach(wake, config.upstream.connectTimeout);
   // --- end wake ---
-  const backend: Backend = countClientsForWake(
-    new SessionRelay({ connectTimeoutMs: config.upstream.connectTimeout, beforeConnect: reach.beforeConnect, connect: reach.connect }),
-    wake,
-  );
+  // pool (issue 3): transaction/session pooling replaces the one-server-per-client relay
+  const pools = new PoolBackend({ config, logger, metrics, beforeConnect: reach.beforeConnect, connect: reach.connect, serverEpoch: (id) => wake.epoch(id) });
+  // Server connections to a machine about to be suspended would be dead after the resume: close them first.
+  wake.setBeforeSuspend((id) => pools.closeTenantServers(id));
+  const backend: Backend = countClientsForWake(pools, wake);
   // Reads the tenant afresh on every lookup, so an edited tenant's auth settings apply at once.
   const credentials = new CredentialResolver({
     tenant: (id) => store.getTenant(id),
@@ -109,6 +111,7 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
       defaultPolicy: config.netrules.defaultPolicy,
       maxBodyBytes: config.admin.maxBodyBytes,
     });
+    admin.route('GET', '/v1/pools', () => ({ status: 200, body: { pools: pools.poolsSnapshot() } }));
   }
   // --- end netrules ---
   logger.info({ event: 'listening', host: config.listen.host, port, metricsPort: obs?.port, adminPort: admin?.port, proxyProtocol: config.proxyProtocol.mode, tls: !!secureContext, tenants: store.listTenants().length }, 'pgporter listening');
@@ -117,6 +120,7 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
   return {
     port,
     metricsPort: obs?.port,
+    adminPort: admin?.port,
     logger,
     metrics,
     store,

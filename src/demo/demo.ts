@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { parseConfig, readConfigFile } from '../config/index.js';
 import { startApp } from '../app.js';
 import { LocalPostgres } from './local-postgres.js';
+import { runTour } from './walkthrough.js';
 
 /** The example config shipped at the repository root (two levels above dist/src/demo). */
 export function exampleConfigPath(): string {
@@ -20,6 +21,9 @@ export function exampleConfigPath(): string {
   }
   throw new Error('pgporter.example.yaml not found next to the installation');
 }
+
+/** How long the demo database may sit without clients before pgporter suspends it. */
+const IDLE_SECONDS = 5;
 
 export interface DemoIo {
   stdout: NodeJS.WritableStream;
@@ -40,7 +44,15 @@ export async function runDemo(io: DemoIo, opts: { signal?: AbortSignal } = {}): 
       metrics: { host: '127.0.0.1', port: 0 },
       store: { kind: 'embedded', path: join(pg.dir, 'pgporter-state.json') },
       admin: { host: '127.0.0.1', port: 0, tokens: [{ name: 'demo', token: adminToken }] },
-      tenants: [{ id: 'demo', upstream: { host: pg.host, port: pg.port }, auth: { method: 'trust' } }],
+      tenants: [
+        {
+          id: 'demo',
+          upstream: { host: pg.host, port: pg.port },
+          auth: { method: 'trust' },
+          // The local driver suspends and resumes this PostgreSQL with SIGSTOP/SIGCONT, as Fly suspends a Machine.
+          fly: { driver: 'local', dataDir: pg.dataDir, suspendAfterIdle: `${IDLE_SECONDS}s` },
+        },
+      ],
     },
     'demo',
     { ...io.env, PGPORTER_ADMIN_TOKEN: adminToken },
@@ -59,10 +71,17 @@ export async function runDemo(io: DemoIo, opts: { signal?: AbortSignal } = {}): 
       `PostgreSQL data: ${pg.dir} (postmaster pid ${pg.pid})`,
       `Try:   psql "postgres://postgres@127.0.0.1:${app.port}/postgres" -c "SELECT text FROM demo_greeting"`,
       `Metrics: http://127.0.0.1:${app.metricsPort}/metrics`,
-      'Press Ctrl-C to stop and remove everything.',
       '',
     ].join('\n'),
   );
+  if (io.env.PGPORTER_DEMO_TOUR !== '0' && app.adminPort !== undefined) {
+    try {
+      await runTour({ port: app.port, adminPort: app.adminPort, adminToken, tenant: 'demo', dataDir: pg.dataDir, idleSeconds: IDLE_SECONDS, out: io.stdout });
+    } catch (err) {
+      io.stderr.write(`demo tour failed: ${(err as Error).message}\n`);
+    }
+  }
+  io.stdout.write('\nPress Ctrl-C to stop and remove everything.\n');
   await new Promise<void>((resolve) => {
     if (opts.signal) opts.signal.addEventListener('abort', () => resolve(), { once: true });
     process.once('SIGINT', () => resolve());

@@ -28,7 +28,20 @@ export function serverReach(wake: WakeManager, connectTimeoutMs: number): Server
     },
     async connect(tenant, open) {
       try {
-        const conn = await connectWithRetry(open, { deadlineMs: Date.now() + (tenant.fly ? Math.max(connectTimeoutMs, 10_000) : connectTimeoutMs), isRetryable: retryable });
+        const attempt = async () => {
+          try {
+            return await open();
+          } catch (err) {
+            // A machine suspended behind our back (someone else's suspend, a host event) looks like a dead server:
+            // forget "started", ask the API again and wake it before the next attempt.
+            if (tenant.fly && retryable(err)) {
+              wake.markSuspect(tenant.id);
+              await wake.ensureAwake(tenant);
+            }
+            throw err;
+          }
+        };
+        const conn = await connectWithRetry(attempt, { deadlineMs: Date.now() + (tenant.fly ? Math.max(connectTimeoutMs, 10_000) : connectTimeoutMs), isRetryable: retryable });
         const t0 = wokeAt.get(tenant.id);
         if (t0 !== undefined) {
           wokeAt.delete(tenant.id);
