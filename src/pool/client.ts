@@ -7,7 +7,7 @@ import type { ClientSession, SessionEnd } from './types.js';
 import { Act, Framer, type FrameSink } from './framer.js';
 import { Outbox } from './outbox.js';
 import { Exp } from './expect-queue.js';
-import type { PooledServer } from './server.js';
+import { PARSE_COMPLETE, type PooledServer } from './server.js';
 import { buildBind, buildParse, buildQuery, buildStatementMessage, cstringEnd, serverNameFor, statementCommand, type ClientStatement } from './statements.js';
 import { afterReset, startupWants } from './params.js';
 
@@ -34,6 +34,8 @@ export interface ClientHost {
   /** The client let go of the server (transaction over, or client gone); `clean` says whether it can be reused. */
   checkin(server: PooledServer, clean: boolean): void;
 }
+
+const READY_IDLE = readyForQuery('I');
 
 /** Largest message accepted from a client (PostgreSQL's own limit is 1 GB). */
 const MAX_CLIENT_MESSAGE = 0x3fffffff;
@@ -294,6 +296,13 @@ export class PoolClient implements FrameSink {
         case F.Terminate:
           this.finish('client', 'client sent Terminate');
           return Act.Drop;
+        case F.Parse:
+          return Act.Collect; // a named Parse needs no server yet (see message())
+        case F.Sync:
+          // Without a server everything before this Sync was answered here, outside any transaction.
+          this.host.stats.queries++;
+          this.out.push(READY_IDLE);
+          return Act.Drop;
         case F.Flush:
         case F.CopyData:
         case F.CopyDone:
@@ -351,20 +360,51 @@ export class PoolClient implements FrameSink {
     this.server?.out.range(buf, start, end);
   }
 
-  message(type: number, buf: Buffer, start: number, end: number): void {
-    const sv = this.server;
-    if (!sv) return;
+  message(type: number, buf: Buffer, start: number, end: number): boolean {
+    let sv = this.server;
+    if (!sv) {
+      if (this.state === 'closed') return true;
+      // A named Parse without a server is only recorded and answered: it is prepared on whichever server first
+      // needs it. Clients that prepare synchronously (pgbench -M prepared) would otherwise wait for a server held by
+      // a transaction that cannot finish until they return.
+      if (type === F.Parse && end - start > 5 && buf[start + 5] !== 0) {
+        if (this.recordParse(buf, start, end)) this.out.push(PARSE_COMPLETE);
+        return true;
+      }
+      if (this.state === 'waiting') return false;
+      sv = this.host.acquire(this);
+      if (sv === undefined) return false;
+      this.attach(sv);
+    }
     switch (type) {
       case F.Parse:
-        return this.onParse(sv, buf, start, end);
+        this.onParse(sv, buf, start, end);
+        break;
       case F.Bind:
-        return this.onBind(sv, buf, start, end);
+        this.onBind(sv, buf, start, end);
+        break;
       case F.Describe:
       case F.Close:
-        return this.onStatementMessage(sv, type, buf, start, end);
+        this.onStatementMessage(sv, type, buf, start, end);
+        break;
       case F.Query:
-        return this.onQuery(sv, buf, start, end);
+        this.onQuery(sv, buf, start, end);
+        break;
     }
+    return true;
+  }
+
+  /** Remembers a named Parse under its server-side name; undefined (after failing the client) when malformed. */
+  private recordParse(buf: Buffer, start: number, end: number): ClientStatement | undefined {
+    const nameEnd = cstringEnd(buf, start + 5, end);
+    if (nameEnd < 0) {
+      this.protocolError('Parse');
+      return undefined;
+    }
+    const serverName = serverNameFor(buf, nameEnd + 1, end);
+    const st: ClientStatement = { serverName, parse: buildParse(serverName, buf.subarray(nameEnd + 1, end)) };
+    this.statements.set(buf.toString('utf8', start + 5, nameEnd), st);
+    return st;
   }
 
   private sentQuery(sv: PooledServer): void {
@@ -386,10 +426,9 @@ export class PoolClient implements FrameSink {
       sv.out.range(buf, start, end);
       return;
     }
-    const clientName = buf.toString('utf8', start + 5, nameEnd);
-    const serverName = serverNameFor(buf, nameEnd + 1, end);
-    const st: ClientStatement = { serverName, parse: buildParse(serverName, buf.subarray(nameEnd + 1, end)) };
-    this.statements.set(clientName, st);
+    const st = this.recordParse(buf, start, end);
+    if (!st) return;
+    const serverName = st.serverName;
     if (sv.statements.has(serverName)) {
       sv.statements.touch(serverName, sv.gen);
       sv.synth(Exp.ParseSynth);

@@ -17,8 +17,8 @@ export const enum Act {
 export interface FrameSink {
   /** A header arrived; `length` counts the body plus the length field itself, as on the wire. */
   header(type: number, length: number): Act;
-  /** A whole collected message, header included, at buf[start, end). */
-  message(type: number, buf: Buffer, start: number, end: number): void;
+  /** A whole collected message, header included, at buf[start, end); false holds it (and what follows) until `release()`. */
+  message(type: number, buf: Buffer, start: number, end: number): boolean;
   /** Bytes of passed messages, in order. */
   pass(buf: Buffer, start: number, end: number): void;
 }
@@ -121,7 +121,10 @@ export class Framer {
       const act = sink.header(type, mlen);
       if (act === Act.Collect) {
         if (pos + total <= len) {
-          sink.message(type, chunk, pos, pos + total);
+          if (!sink.message(type, chunk, pos, pos + total)) {
+            this.held.push(chunk.subarray(pos));
+            return;
+          }
           pos += total;
         } else {
           this.need = total;
@@ -171,7 +174,7 @@ export class Framer {
         this.need = total;
         this.pend = [head];
         this.pendBytes = HEADER;
-        if (total === HEADER) return this.complete(pos);
+        if (total === HEADER) return this.complete(chunk, pos);
       } else {
         if (act === Act.Pass) this.sink.pass(head, 0, HEADER);
         const rest = total - HEADER;
@@ -190,16 +193,19 @@ export class Framer {
     if (n > 0) this.stash(chunk.subarray(pos, pos + n));
     pos += n;
     if (this.pendBytes < this.need) return -1;
-    return this.complete(pos);
+    return this.complete(chunk, pos);
   }
 
-  private complete(pos: number): number {
+  private complete(chunk: Buffer, pos: number): number {
     // Joined once: a large message arriving in many chunks is copied a single time.
     const msg = this.pend.length === 1 ? this.pend[0]! : Buffer.concat(this.pend, this.need);
     this.pend = [];
     this.pendBytes = 0;
     this.need = 0;
-    this.sink.message(msg[0]!, msg, 0, msg.length);
+    if (!this.sink.message(msg[0]!, msg, 0, msg.length)) {
+      this.held.push(msg, chunk.subarray(pos));
+      return -1;
+    }
     return pos;
   }
 

@@ -38,7 +38,7 @@ export interface ServerHost {
 const ST_IDLE = 0x49; // 'I'
 
 // Replies pgporter makes up in place of the server's (constant frames, built once).
-const PARSE_COMPLETE = Buffer.from([B.ParseComplete, 0, 0, 0, 4]);
+export const PARSE_COMPLETE = Buffer.from([B.ParseComplete, 0, 0, 0, 4]);
 const CLOSE_COMPLETE = Buffer.from([B.CloseComplete, 0, 0, 0, 4]);
 
 /** Largest message accepted from a server (PostgreSQL's own limit is 1 GB). */
@@ -222,7 +222,12 @@ export class PooledServer implements FrameSink {
     this.client?.out.range(buf, start, end);
   }
 
-  message(type: number, buf: Buffer, start: number, end: number): void {
+  message(type: number, buf: Buffer, start: number, end: number): boolean {
+    this.reply(type, buf, start, end);
+    return true;
+  }
+
+  private reply(type: number, buf: Buffer, start: number, end: number): void {
     const q = this.expect;
     const head = q.peek();
     const c = this.client;
