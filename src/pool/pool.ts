@@ -298,7 +298,10 @@ export class Pool implements ServerHost, ClientHost {
       // FIFO: the oldest waiters are at the front, so stop at the first one still in time.
       this.failWaiters(
         this.waiting,
-        () => new ClientError('QUERY_WAIT_TIMEOUT', 'query_wait_timeout: no server connection became free in time'),
+        () => {
+          this.ctx.metrics.errors.inc({ tenant: this.tenant.id, kind: 'query_wait_timeout' });
+          return new ClientError('QUERY_WAIT_TIMEOUT', 'query_wait_timeout: no server connection became free in time');
+        },
         (c) => c.waitingSince > limit,
       );
     }
