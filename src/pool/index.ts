@@ -2,5 +2,4 @@
 export type { Backend, ClientSession, SessionEnd, CancelTarget } from './types.js';
 export { PoolBackend, type PoolBackendOptions } from './pool-backend.js';
 export type { PoolSnapshot } from './pool.js';
-export { SessionRelay, type SessionRelayOptions } from './session-relay.js';
 export { CancelKeys, sendCancel } from './cancel-keys.js';
