@@ -70,6 +70,7 @@ t.test('authQuery results are cached for cacheTtl, misses for negativeCacheTtl',
   s.answer(async (req) => (req.lookupUser === 'real' ? { kind: 'md5', hash: 'md5' + 'b'.repeat(32) } : undefined));
   t.equal((await s.r.lookup('acme', 'real'))?.kind, 'md5');
   t.same(s.calls[0], {
+    tenantId: 'acme',
     host: '127.0.0.1',
     port: 5432,
     user: 'postgres',

@@ -103,7 +103,9 @@ t.test('CLI round trip', async (t) => {
     upstream: { host: 'db.internal', port: 5433, tls: 'disable' },
     allowlist: ['192.0.2.0/24', '2001:db8::1'],
     dropDisallowedSessions: true,
+    // Sections the CLI did not set come back with their schema defaults.
     auth: store.getTenant('beta')!.auth,
+    pool: store.getTenant('beta')!.pool,
   });
   t.equal((await run('tenants', ['create', 'beta', '--upstream-host', 'x'])).code, 1, 'exists: exit 1');
   t.equal((await run('tenants', ['create', 'gamma'])).code, 2, 'missing host: usage');

@@ -72,6 +72,14 @@ t.test('demo: psql through pgporter, then SIGINT removes everything', async (t) 
     timeout: 30_000,
   });
   t.equal(psql.stdout.trim(), 'hello through pgporter', 'real psql gets the greeting through pgporter');
+  // The guided tour: an allowlist refusal, the edit that admits the client, and the suspended database waking.
+  await waitFor(() => out.includes('Press Ctrl-C'), 'the demo tour to finish', 60_000);
+  // pgporter's JSON log lines share stdout with the tour's text; read the text alone.
+  const tour = out.split('\n').filter((l) => !l.startsWith('{')).join('\n');
+  t.match(tour, /psql from 127\.0\.0\.1 -> refused:\s+.*FATAL: +no allowlist entry for host "127\.0\.0\.1", tenant "demo"/, 'the tour shows an allowlist refusal');
+  t.match(tour, /pgporter allowlist add demo 127\.0\.0\.1\s+psql from 127\.0\.0\.1 -> admitted:\s+hello through pgporter/, 'and the edit taking effect');
+  t.match(tour, /PostgreSQL is suspended/, 'pgporter suspended the idle database');
+  t.match(tour, /first psql -> answered in \d+ ms:\s+NOTICE: +waking up the database for tenant "demo"[^\n]*\s+hello through pgporter/, 'the first psql woke it');
 
   t.ok(demo.kill('SIGINT'), 'SIGINT sent to the demo by PID');
   const end = await exited;

@@ -3,7 +3,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { parseConfig, readConfigFile } from '../config/index.js';
-import { startApp } from '../app.js';
+import { startApp, type App } from '../app.js';
 import { LocalPostgres } from './local-postgres.js';
 import { runTour } from './walkthrough.js';
 
@@ -32,33 +32,45 @@ export interface DemoIo {
 }
 
 export async function runDemo(io: DemoIo, opts: { signal?: AbortSignal } = {}): Promise<number> {
+  // Listen for Ctrl-C from the very start, so a stop during start-up or the tour still cleans up.
+  let stopRequested = false;
+  const stopped = new Promise<void>((resolve) => {
+    const stop = () => {
+      stopRequested = true;
+      resolve();
+    };
+    opts.signal?.addEventListener('abort', stop, { once: true });
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
   io.stdout.write('starting a throwaway PostgreSQL...\n');
   const pg = await LocalPostgres.start();
+  if (stopRequested) return cleanUp(io, pg, undefined);
   pg.sql(`CREATE TABLE demo_greeting (id int PRIMARY KEY, text text); INSERT INTO demo_greeting VALUES (1, 'hello through pgporter');`);
   const raw = readConfigFile(exampleConfigPath());
   const adminToken = io.env.PGPORTER_ADMIN_TOKEN ?? randomBytes(18).toString('base64url');
-  const config = parseConfig(
-    {
-      ...raw,
-      listen: { host: '127.0.0.1', port: Number(io.env.PGPORTER_DEMO_PORT ?? 6432) },
-      metrics: { host: '127.0.0.1', port: 0 },
-      store: { kind: 'embedded', path: join(pg.dir, 'pgporter-state.json') },
-      admin: { host: '127.0.0.1', port: 0, tokens: [{ name: 'demo', token: adminToken }] },
-      tenants: [
-        {
-          id: 'demo',
-          upstream: { host: pg.host, port: pg.port },
-          auth: { method: 'trust' },
-          // The local driver suspends and resumes this PostgreSQL with SIGSTOP/SIGCONT, as Fly suspends a Machine.
-          fly: { driver: 'local', dataDir: pg.dataDir, suspendAfterIdle: `${IDLE_SECONDS}s` },
-        },
-      ],
-    },
-    'demo',
-    { ...io.env, PGPORTER_ADMIN_TOKEN: adminToken },
-  );
-  let app;
+  let app: App;
   try {
+    const config = parseConfig(
+      {
+        ...raw,
+        listen: { host: '127.0.0.1', port: Number(io.env.PGPORTER_DEMO_PORT ?? 6432) },
+        metrics: { host: '127.0.0.1', port: 0 },
+        store: { kind: 'embedded', path: join(pg.dir, 'pgporter-state.json') },
+        admin: { host: '127.0.0.1', port: 0, tokens: [{ name: 'demo', token: adminToken }] },
+        tenants: [
+          {
+            id: 'demo',
+            upstream: { host: pg.host, port: pg.port },
+            auth: { method: 'trust' },
+            // The local driver suspends and resumes this PostgreSQL with SIGSTOP/SIGCONT, as Fly suspends a Machine.
+            fly: { driver: 'local', dataDir: pg.dataDir, suspendAfterIdle: `${IDLE_SECONDS}s` },
+          },
+        ],
+      },
+      'demo',
+      { ...io.env, PGPORTER_ADMIN_TOKEN: adminToken },
+    );
     app = await startApp(config);
   } catch (err) {
     await pg.destroy();
@@ -71,24 +83,28 @@ export async function runDemo(io: DemoIo, opts: { signal?: AbortSignal } = {}): 
       `PostgreSQL data: ${pg.dir} (postmaster pid ${pg.pid})`,
       `Try:   psql "postgres://postgres@127.0.0.1:${app.port}/postgres" -c "SELECT text FROM demo_greeting"`,
       `Metrics: http://127.0.0.1:${app.metricsPort}/metrics`,
+      `Admin API: http://127.0.0.1:${app.adminPort} (PGPORTER_ADMIN_URL=http://127.0.0.1:${app.adminPort} PGPORTER_ADMIN_TOKEN=${adminToken} pgporter allowlist list demo)`,
       '',
     ].join('\n'),
   );
-  if (io.env.PGPORTER_DEMO_TOUR !== '0' && app.adminPort !== undefined) {
-    try {
-      await runTour({ port: app.port, adminPort: app.adminPort, adminToken, tenant: 'demo', dataDir: pg.dataDir, idleSeconds: IDLE_SECONDS, out: io.stdout });
-    } catch (err) {
-      io.stderr.write(`demo tour failed: ${(err as Error).message}\n`);
+  const tour = async () => {
+    if (io.env.PGPORTER_DEMO_TOUR !== '0' && app.adminPort !== undefined) {
+      try {
+        await runTour({ port: app.port, adminPort: app.adminPort, adminToken, tenant: 'demo', dataDir: pg.dataDir, idleSeconds: IDLE_SECONDS, out: io.stdout });
+      } catch (err) {
+        if (!stopRequested) io.stderr.write(`demo tour failed: ${(err as Error).message}\n`);
+      }
     }
-  }
-  io.stdout.write('\nPress Ctrl-C to stop and remove everything.\n');
-  await new Promise<void>((resolve) => {
-    if (opts.signal) opts.signal.addEventListener('abort', () => resolve(), { once: true });
-    process.once('SIGINT', () => resolve());
-    process.once('SIGTERM', () => resolve());
-  });
+    if (!stopRequested) io.stdout.write('\nPress Ctrl-C to stop and remove everything.\n');
+  };
+  await Promise.race([tour(), stopped]);
+  await stopped;
+  return cleanUp(io, pg, app);
+}
+
+async function cleanUp(io: DemoIo, pg: LocalPostgres, app: App | undefined): Promise<number> {
   io.stdout.write('stopping...\n');
-  await app.close();
+  await app?.close();
   await pg.destroy();
   io.stdout.write('removed the throwaway PostgreSQL and its data.\n');
   return 0;
