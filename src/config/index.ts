@@ -1,7 +1,7 @@
 // Public face of configuration: the schema, its types and the loader.
-export { configSchema, tenantSchema, upstreamSchema, duration, type Config, type TenantConfig } from './schema.js';
+export { configSchema, tenantSchema, upstreamSchema, type Config, type TenantConfig } from './schema.js';
 export { loadConfig, parseConfig, readConfigFile, ConfigError } from './load.js';
-export { parseDuration } from './duration.js';
+export { parseDuration, duration, optionalDuration, durationOrOff } from './duration.js';
 export { allowlistSchema, allowlistEntrySchema, netrulesSchema, storeSchema, adminSchema } from './schema-netrules.js'; // netrules (issue 4)
 export { authSchema, DEFAULT_AUTH_QUERY, type AuthConfig, type AuthUserConfig, type AuthQueryConfig } from './schema-auth.js'; // auth (issue 3)
 export { tenantPoolSchema, globalPoolSchema, type TenantPoolConfig, type GlobalPoolConfig } from './schema-pool.js'; // pool (issue 3)

@@ -1,20 +1,6 @@
 // Config for how pgporter authenticates a tenant's clients itself: the method, users with their secrets, and the authQuery that reads verifiers from the upstream.
 import { z } from 'zod';
-import { parseDuration } from './duration.js';
-
-// schema.ts imports this file, so its `duration` helper is not initialised yet when this module runs; same helper, local.
-const duration = (def: string) =>
-  z
-    .string()
-    .default(def)
-    .transform((v, ctx) => {
-      const ms = parseDuration(v);
-      if (ms === undefined) {
-        ctx.addIssue({ code: 'custom', message: `expected a duration with a unit such as "500ms", "5s" or "2m", got "${v}"` });
-        return z.NEVER;
-      }
-      return ms;
-    });
+import { duration } from './duration.js';
 
 const SCRAM_VERIFIER = /^SCRAM-SHA-256\$\d+:[A-Za-z0-9+/]+={0,2}\$[A-Za-z0-9+/]{43}=:[A-Za-z0-9+/]{43}=$/;
 

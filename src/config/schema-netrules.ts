@@ -1,21 +1,7 @@
 // Config for network restrictions: the default policy, where tenants and allowlists are stored, and the admin API listener.
 import { z } from 'zod';
-import { parseDuration } from './duration.js';
+import { duration } from './duration.js';
 import { CidrParseError, parseCidr } from '../net/index.js';
-
-// schema.ts imports this file, so its `duration` helper is not initialised yet when this module runs; same helper, local.
-const duration = (def: string) =>
-  z
-    .string()
-    .default(def)
-    .transform((v, ctx) => {
-      const ms = parseDuration(v);
-      if (ms === undefined) {
-        ctx.addIssue({ code: 'custom', message: `expected a duration with a unit such as "500ms", "5s" or "2m", got "${v}"` });
-        return z.NEVER;
-      }
-      return ms;
-    });
 
 const port = z.number().int().min(0).max(65535);
 

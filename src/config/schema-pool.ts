@@ -1,37 +1,6 @@
 // Config for connection pooling: the per-tenant `pool` block (mode, sizes, timeouts) and the global `pool` limits.
 import { z } from 'zod';
-import { parseDuration } from './duration.js';
-
-const DURATION_HINT = 'expected a duration with a unit such as "500ms", "5s" or "2m"';
-
-// schema.ts imports this file before its own `duration` helper exists; same helper, local.
-const duration = (def: string) =>
-  z
-    .string()
-    .default(def)
-    .transform((v, ctx) => {
-      const ms = parseDuration(v);
-      if (ms === undefined) {
-        ctx.addIssue({ code: 'custom', message: `${DURATION_HINT}, got "${v}"` });
-        return z.NEVER;
-      }
-      return ms;
-    });
-
-/** A duration that may be "off" (or absent): 0 means disabled. */
-const optionalDuration = () =>
-  z
-    .string()
-    .default('off')
-    .transform((v, ctx) => {
-      if (v === 'off' || v === '0') return 0;
-      const ms = parseDuration(v);
-      if (ms === undefined) {
-        ctx.addIssue({ code: 'custom', message: `${DURATION_HINT}, or "off", got "${v}"` });
-        return z.NEVER;
-      }
-      return ms;
-    });
+import { duration, durationOrOff } from './duration.js';
 
 /** A tenant's pooling settings; one pool per (tenant, database, user) uses them. */
 export const tenantPoolSchema = z
@@ -51,9 +20,9 @@ export const tenantPoolSchema = z
     /** A server connection is closed once this old (±10% jitter), when next idle. Default 1h. */
     serverLifetime: duration('1h'),
     /** A client idle inside a transaction this long is disconnected. Default off. */
-    idleTransactionTimeout: optionalDuration(),
+    idleTransactionTimeout: durationOrOff(),
     /** A client that sends nothing for this long (outside a transaction) is disconnected. Default off. */
-    clientIdleTimeout: optionalDuration(),
+    clientIdleTimeout: durationOrOff(),
     /** Run on a server before another client gets it in session mode. Default DISCARD ALL. */
     resetQuery: z.string().min(1).default('DISCARD ALL'),
     /** Server-side prepared statements kept per server connection (least recently used closed first). Default 256. */

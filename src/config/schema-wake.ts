@@ -1,24 +1,6 @@
 // Config for waking and suspending tenants' database machines: the global Machines API settings and the per-tenant `fly` block.
 import { z } from 'zod';
-import { parseDuration } from './duration.js';
-
-/** An optional duration with a unit ("5m"), stored as milliseconds; absent stays undefined. */
-const optionalDuration = () =>
-  z
-    .string()
-    .optional()
-    .transform((v, ctx) => {
-      if (v === undefined) return undefined;
-      const ms = parseDuration(v);
-      if (ms === undefined) {
-        ctx.addIssue({ code: 'custom', message: `expected a duration with a unit such as "500ms", "5s" or "2m", got "${v}"` });
-        return z.NEVER;
-      }
-      return ms;
-    });
-
-/** A required-with-default duration; repeated here so this file depends only on the duration parser. */
-const durationWithDefault = (def: string) => optionalDuration().transform((v) => v ?? (parseDuration(def) as number));
+import { duration, optionalDuration } from './duration.js';
 
 /** Global `fly`: how pgporter talks to the Machines API. */
 export const flyGlobalSchema = z
@@ -32,17 +14,17 @@ export const flyGlobalSchema = z
     /** Bearer token, typically "${FLY_API_TOKEN}"; secret, never logged. Optional for the local driver. */
     token: z.string().optional(),
     /** Timeout of one API request (a wait request gets its own wait time on top). Default 10s. */
-    requestTimeout: durationWithDefault('10s'),
+    requestTimeout: duration('10s'),
     /** Total time to get a machine to `started`, API calls and waits included. Default 30s. */
-    wakeTimeout: durationWithDefault('30s'),
+    wakeTimeout: duration('30s'),
     retry: z
       .strictObject({
         /** Attempts per API call, the first included. Default 4. */
         maxAttempts: z.number().int().min(1).max(20).default(4),
         /** First backoff before jitter; doubles per attempt. Default 200ms. */
-        baseDelay: durationWithDefault('200ms'),
+        baseDelay: duration('200ms'),
         /** Largest backoff between attempts (a Retry-After header may ask for longer). Default 5s. */
-        maxDelay: durationWithDefault('5s'),
+        maxDelay: duration('5s'),
       })
       .prefault({}),
   })

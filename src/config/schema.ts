@@ -1,24 +1,10 @@
 // The declarative config table: every option with its type, default and unit; the one place config shape is defined.
 import { z } from 'zod';
-import { parseDuration } from './duration.js';
+import { duration } from './duration.js';
 import { authSchema } from './schema-auth.js'; // auth (issue 3)
 import { adminSchema, allowlistSchema, netrulesSchema, storeSchema } from './schema-netrules.js'; // netrules (issue 4)
 import { flyGlobalSchema, flyTenantSchema } from './schema-wake.js'; // wake (issue 5)
 import { globalPoolSchema, tenantPoolSchema } from './schema-pool.js'; // pool (issue 3)
-
-/** A duration with a unit ("5s"), stored as milliseconds. */
-export const duration = (def: string) =>
-  z
-    .string()
-    .default(def)
-    .transform((v, ctx) => {
-      const ms = parseDuration(v);
-      if (ms === undefined) {
-        ctx.addIssue({ code: 'custom', message: `expected a duration with a unit such as "500ms", "5s" or "2m", got "${v}"` });
-        return z.NEVER;
-      }
-      return ms;
-    });
 
 const port = z.number().int().min(0).max(65535);
 const host = z.string().min(1);
