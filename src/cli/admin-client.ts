@@ -32,6 +32,14 @@ export class CommandError extends Error {
 export const usageError = (message: string) => new CommandError(EXIT.USAGE, message);
 
 /** Flags every admin command takes. */
+/** The options and exit codes every admin command shares, as its usage text ends. */
+export const COMMON_USAGE = `options:
+  --url URL      admin API (default $PGPORTER_ADMIN_URL, else http://127.0.0.1:9188)
+  --token TOKEN  bearer token (default $PGPORTER_ADMIN_TOKEN)
+  --json         print the API's JSON instead of a table
+exit codes: 0 ok, 1 refused by the API (4xx), 2 usage error, 3 API unreachable or failing (5xx)
+`;
+
 export const CONNECTION_OPTIONS = {
   url: { type: 'string' },
   token: { type: 'string' },

@@ -1,7 +1,7 @@
 // `pgporter allowlist list|add|remove|set TENANT [CIDR…]`: edits a tenant's allowlist through the admin API.
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { AdminClient, CONNECTION_OPTIONS, runCommand, table, usageError, type CommandIo } from './admin-client.js';
+import { AdminClient, COMMON_USAGE, CONNECTION_OPTIONS, runCommand, table, usageError, type CommandIo } from './admin-client.js';
 
 export const ALLOWLIST_USAGE = `usage:
   pgporter allowlist list   TENANT                 show the entries (or the default policy when there is no list)
@@ -11,12 +11,7 @@ export const ALLOWLIST_USAGE = `usage:
   pgporter allowlist set    TENANT --from-file F   replace it with the entries in F (one per line, # comments)
   pgporter allowlist set    TENANT --empty         an empty list: nobody is admitted
   pgporter allowlist set    TENANT --clear         no list: the default policy applies
-options:
-  --url URL      admin API (default $PGPORTER_ADMIN_URL, else http://127.0.0.1:9188)
-  --token TOKEN  bearer token (default $PGPORTER_ADMIN_TOKEN)
-  --json         print the API's JSON instead of a table
-exit codes: 0 ok, 1 refused by the API (4xx), 2 usage error, 3 API unreachable or failing (5xx)
-`;
+${COMMON_USAGE}`;
 
 interface AllowlistView {
   tenant: string;

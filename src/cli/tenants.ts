@@ -1,7 +1,7 @@
 // `pgporter tenants list|show|create|update|delete`: manages tenants through the admin API.
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { AdminClient, CONNECTION_OPTIONS, readAll, runCommand, table, usageError, type CommandIo } from './admin-client.js';
+import { AdminClient, COMMON_USAGE, CONNECTION_OPTIONS, readAll, runCommand, table, usageError, type CommandIo } from './admin-client.js';
 
 export const TENANTS_USAGE = `usage:
   pgporter tenants list                      one line per tenant
@@ -15,12 +15,7 @@ field flags (create and update):
   --drop-disallowed-sessions true|false   --require-tls true|false
   --json-body FILE|-    take the body from a JSON file (or stdin) in config form, like a "tenants:" entry;
                         create sends it as the new tenant, update as a PATCH (top-level fields replaced)
-options:
-  --url URL      admin API (default $PGPORTER_ADMIN_URL, else http://127.0.0.1:9188)
-  --token TOKEN  bearer token (default $PGPORTER_ADMIN_TOKEN)
-  --json         print the API's JSON instead of a table
-exit codes: 0 ok, 1 refused by the API (4xx), 2 usage error, 3 API unreachable or failing (5xx)
-`;
+${COMMON_USAGE}`;
 
 interface Tenant {
   id: string;
