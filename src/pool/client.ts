@@ -487,6 +487,8 @@ export class PoolClient implements FrameSink {
     else if (cmd.kind === 'deallocate') {
       const st = this.statements.get(cmd.name);
       if (st) {
+        // This server may never have prepared it: prepare it first so the DEALLOCATE answers as it would directly.
+        this.ensurePrepared(sv, st);
         this.statements.delete(cmd.name);
         sv.statements.delete(st.serverName);
         sv.out.push(buildQuery(`DEALLOCATE "${st.serverName}"`));
