@@ -81,12 +81,10 @@ export async function runDemo(io: DemoIo, opts: { signal?: AbortSignal } = {}): 
       '',
       `pgporter is listening on 127.0.0.1:${app.port} in front of PostgreSQL on port ${pg.port}.`,
       `PostgreSQL data: ${pg.dir} (postmaster pid ${pg.pid})`,
-      `Try:   psql "postgres://postgres@127.0.0.1:${app.port}/postgres" -c "SELECT text FROM demo_greeting"`,
-      `Metrics: http://127.0.0.1:${app.metricsPort}/metrics`,
-      `Admin API: http://127.0.0.1:${app.adminPort} (PGPORTER_ADMIN_URL=http://127.0.0.1:${app.adminPort} PGPORTER_ADMIN_TOKEN=${adminToken} pgporter allowlist list demo)`,
       '',
     ].join('\n'),
   );
+  // The tour edits the allowlist and suspends the database, so the invitation to try comes after it.
   const tour = async () => {
     if (io.env.PGPORTER_DEMO_TOUR !== '0' && app.adminPort !== undefined) {
       try {
@@ -95,7 +93,18 @@ export async function runDemo(io: DemoIo, opts: { signal?: AbortSignal } = {}): 
         if (!stopRequested) io.stderr.write(`demo tour failed: ${(err as Error).message}\n`);
       }
     }
-    if (!stopRequested) io.stdout.write('\nPress Ctrl-C to stop and remove everything.\n');
+    if (stopRequested) return;
+    io.stdout.write(
+      [
+        '',
+        `Try:   psql "postgres://postgres@127.0.0.1:${app.port}/postgres" -c "SELECT text FROM demo_greeting"`,
+        `Metrics: http://127.0.0.1:${app.metricsPort}/metrics`,
+        `Admin API: PGPORTER_ADMIN_URL=http://127.0.0.1:${app.adminPort} PGPORTER_ADMIN_TOKEN=${adminToken} node dist/src/cli.js allowlist list demo`,
+        '',
+        'Press Ctrl-C to stop and remove everything.',
+        '',
+      ].join('\n'),
+    );
   };
   await Promise.race([tour(), stopped]);
   await stopped;
