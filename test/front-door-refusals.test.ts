@@ -5,6 +5,7 @@ import { PgporterProcess } from './fixtures/pgporter.js';
 import { HaproxyFixture } from './fixtures/haproxy.js';
 import { firstError, psql, rawConnection, startupMessage } from './fixtures/clients.js';
 import { sleep } from './fixtures/ports.js';
+import { V2_SIGNATURE } from './fixtures/proxy-headers.js';
 
 const pgfx = await PostgresFixture.start();
 t.teardown(() => pgfx.destroy());
@@ -20,7 +21,6 @@ const required = await PgporterProcess.start({
 });
 t.teardown(() => required.stop());
 
-const V2_SIG = Buffer.from('0d0a0d0a000d0a515549540a', 'hex');
 
 t.test('a PROXY header from an untrusted peer is refused with 28000', async (t) => {
   const ha = await HaproxyFixture.start({ targetPort: untrusting.port, proxy: 'v2', source: '203.0.113.7' });
@@ -65,7 +65,7 @@ t.test('a malformed header from a trusted peer is refused with 08P01', async (t)
 
 t.test('a header that never completes times out', async (t) => {
   const c = await rawConnection(required.port);
-  c.socket.write(V2_SIG.subarray(0, 7));
+  c.socket.write(V2_SIGNATURE.subarray(0, 7));
   const err = firstError(await c.closed);
   t.equal(err?.C, '08P01');
   const line = await required.waitForLog({ event: 'refused', code: 'PROXY_HEADER_TIMEOUT' });
@@ -74,7 +74,7 @@ t.test('a header that never completes times out', async (t) => {
 
 t.test('a v2 LOCAL header (health check) is answered by a clean close', async (t) => {
   const c = await rawConnection(required.port);
-  const local = Buffer.concat([V2_SIG, Buffer.from([0x20, 0x00, 0x00, 0x00])]);
+  const local = Buffer.concat([V2_SIGNATURE, Buffer.from([0x20, 0x00, 0x00, 0x00])]);
   c.socket.write(local);
   const got = await c.closed;
   t.equal(got.length, 0, 'nothing is sent back');

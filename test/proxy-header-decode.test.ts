@@ -3,26 +3,10 @@ import t from 'tap';
 import proxyProtocol from 'proxy-protocol-js';
 import { ClientError } from '../src/errors.js';
 import { decodeProxyHeader, describeTlvs, parseTlvs } from '../src/proxy/proxy-header-decode.js';
+import { V2_SIGNATURE, v2, tlv, IPV4_BLOCK, IPV6_BLOCK, MAPPED_BLOCK } from './fixtures/proxy-headers.js';
 
 const { V1BinaryProxyProtocol, V2ProxyProtocol } = proxyProtocol;
 
-const SIG = Buffer.from('0d0a0d0a000d0a515549540a', 'hex');
-function v2(verCmd: number, famProto: number, body: Buffer, declared = body.length): Buffer {
-  const len = Buffer.alloc(2);
-  len.writeUInt16BE(declared);
-  return Buffer.concat([SIG, Buffer.from([verCmd, famProto]), len, body]);
-}
-function tlv(type: number, value: Buffer | string): Buffer {
-  const v = Buffer.from(value);
-  const head = Buffer.alloc(3);
-  head[0] = type;
-  head.writeUInt16BE(v.length, 1);
-  return Buffer.concat([head, v]);
-}
-const ipv4Block = Buffer.from([192, 0, 2, 1, 198, 51, 100, 2, 0xc8, 0x22, 0x15, 0x38]); // ports 51234, 5432
-const ipv6 = (hex: string) => Buffer.from(hex, 'hex');
-const ipv6Block = Buffer.concat([ipv6('20010db8000000000000000000000001'), ipv6('20010db8000000000000000000000002'), Buffer.from([0xc8, 0x22, 0x15, 0x38])]);
-const mappedBlock = Buffer.concat([ipv6('00000000000000000000ffffc0000201'), ipv6('00000000000000000000ffffc6336402'), Buffer.from([0xc8, 0x22, 0x15, 0x38])]);
 const v1 = (line: string) => Buffer.from(`${line}\r\n`, 'latin1');
 
 function invalid(message: RegExp): { name: string; code: string; message: RegExp } {
@@ -109,7 +93,7 @@ t.test('v1 shape errors: unknown protocol, missing or extra fields, double space
 });
 
 t.test('v2 PROXY over IPv4 and IPv6', async (t) => {
-  t.same(decodeProxyHeader(v2(0x21, 0x11, ipv4Block)), {
+  t.same(decodeProxyHeader(v2(0x21, 0x11, IPV4_BLOCK)), {
     version: 2,
     command: 'proxy',
     family: 'inet',
@@ -117,7 +101,7 @@ t.test('v2 PROXY over IPv4 and IPv6', async (t) => {
     destination: { address: '198.51.100.2', port: 5432 },
     tlvs: [],
   });
-  t.same(decodeProxyHeader(v2(0x21, 0x21, ipv6Block)), {
+  t.same(decodeProxyHeader(v2(0x21, 0x21, IPV6_BLOCK)), {
     version: 2,
     command: 'proxy',
     family: 'inet6',
@@ -125,13 +109,13 @@ t.test('v2 PROXY over IPv4 and IPv6', async (t) => {
     destination: { address: '2001:db8::2', port: 5432 },
     tlvs: [],
   });
-  const mapped = decodeProxyHeader(v2(0x21, 0x21, mappedBlock));
+  const mapped = decodeProxyHeader(v2(0x21, 0x21, MAPPED_BLOCK));
   t.same([mapped.source?.address, mapped.destination?.address], ['192.0.2.1', '198.51.100.2'], 'IPv4-mapped IPv6 normalised to IPv4');
 });
 
 t.test('defect (a): the library returns TLVs as payload; we parse them', async (t) => {
   const tlvBytes = Buffer.concat([tlv(0x01, 'postgresql'), tlv(0x02, 'db.example.com'), tlv(0x04, Buffer.alloc(3)), tlv(0xea, Buffer.from('\x01vpce-0abc', 'latin1'))]);
-  const header = v2(0x21, 0x11, Buffer.concat([ipv4Block, tlvBytes]));
+  const header = v2(0x21, 0x11, Buffer.concat([IPV4_BLOCK, tlvBytes]));
   const lib = V2ProxyProtocol.parse(header);
   t.same(Buffer.from(lib.data ?? []), tlvBytes, 'library still returns the TLV bytes as opaque data');
 
@@ -149,30 +133,30 @@ t.test('defect (a): the library returns TLVs as payload; we parse them', async (
   t.equal(describeTlvs(h.tlvs), 'ALPN="postgresql" AUTHORITY="db.example.com" NOOP=[3 bytes] AWS.VPCE_ID="vpce-0abc"');
 
   // TLVs after an IPv6 block start at byte 16 + 36.
-  const h6 = decodeProxyHeader(v2(0x21, 0x21, Buffer.concat([ipv6Block, tlv(0x05, 'abc')])));
+  const h6 = decodeProxyHeader(v2(0x21, 0x21, Buffer.concat([IPV6_BLOCK, tlv(0x05, 'abc')])));
   t.same(h6.tlvs.map((x) => x.type), [0x05]);
 
-  t.throws(() => decodeProxyHeader(v2(0x21, 0x11, Buffer.concat([ipv4Block, tlv(0x01, 'postgresql').subarray(0, 8)]))), invalid(/TLV ALPN announces 10 bytes but only 5 remain/));
-  t.throws(() => decodeProxyHeader(v2(0x21, 0x11, Buffer.concat([ipv4Block, Buffer.from([0x01, 0x00])]))), invalid(/2 stray bytes where a TLV was expected/));
+  t.throws(() => decodeProxyHeader(v2(0x21, 0x11, Buffer.concat([IPV4_BLOCK, tlv(0x01, 'postgresql').subarray(0, 8)]))), invalid(/TLV ALPN announces 10 bytes but only 5 remain/));
+  t.throws(() => decodeProxyHeader(v2(0x21, 0x11, Buffer.concat([IPV4_BLOCK, Buffer.from([0x01, 0x00])]))), invalid(/2 stray bytes where a TLV was expected/));
 });
 
 t.test('defect (b): the library yields NaN ports for a truncated address block; we refuse it', async (t) => {
   // Length field says 12 but only 6 bytes follow: the library happily decodes garbage.
-  const truncated = v2(0x21, 0x11, ipv4Block.subarray(0, 6), 12);
+  const truncated = v2(0x21, 0x11, IPV4_BLOCK.subarray(0, 6), 12);
   const lib = V2ProxyProtocol.parse(truncated);
   t.ok(Number.isNaN((lib.proxyAddress as { sourcePort: number }).sourcePort) || Number.isNaN((lib.proxyAddress as { destinationPort: number }).destinationPort), 'library still yields NaN ports');
   t.throws(() => decodeProxyHeader(truncated), invalid(/announces 12 bytes after its fixed part but 6 are present/));
 
   // Length field consistent with the bytes, but too short for the family's address block.
-  t.throws(() => decodeProxyHeader(v2(0x21, 0x11, ipv4Block.subarray(0, 6))), invalid(/AF_INET address block needs 12 bytes but the header has 6/));
-  t.throws(() => decodeProxyHeader(v2(0x21, 0x21, ipv6Block.subarray(0, 20))), invalid(/AF_INET6 address block needs 36 bytes/));
+  t.throws(() => decodeProxyHeader(v2(0x21, 0x11, IPV4_BLOCK.subarray(0, 6))), invalid(/AF_INET address block needs 12 bytes but the header has 6/));
+  t.throws(() => decodeProxyHeader(v2(0x21, 0x21, IPV6_BLOCK.subarray(0, 20))), invalid(/AF_INET6 address block needs 36 bytes/));
   t.throws(() => decodeProxyHeader(v2(0x21, 0x31, Buffer.alloc(100))), invalid(/AF_UNIX address block needs 216 bytes/));
-  t.throws(() => decodeProxyHeader(Buffer.concat([SIG, Buffer.from([0x21, 0x11, 0x00])])), invalid(/shorter than its fixed 16/));
-  t.throws(() => decodeProxyHeader(Buffer.concat([v2(0x21, 0x11, ipv4Block), Buffer.from('extra')])), invalid(/announces 12 bytes .* but 17 are present/));
+  t.throws(() => decodeProxyHeader(Buffer.concat([V2_SIGNATURE, Buffer.from([0x21, 0x11, 0x00])])), invalid(/shorter than its fixed 16/));
+  t.throws(() => decodeProxyHeader(Buffer.concat([v2(0x21, 0x11, IPV4_BLOCK), Buffer.from('extra')])), invalid(/announces 12 bytes .* but 17 are present/));
 });
 
 t.test('defect (e): the library throws non-Errors; we throw ClientError', async (t) => {
-  const header = v2(0x2f, 0x11, ipv4Block); // command 0xF does not exist
+  const header = v2(0x2f, 0x11, IPV4_BLOCK); // command 0xF does not exist
   const libErr = libraryThrows(() => V2ProxyProtocol.parse(header));
   t.ok(libErr, 'library rejects the bad command');
   t.notOk(libErr instanceof Error, 'library error is still not an Error');
@@ -186,14 +170,14 @@ t.test('defect (e): the library throws non-Errors; we throw ClientError', async 
   t.ok(ours instanceof Error, 'which is an Error with a stack');
   t.match(ours, { code: 'PROXY_HEADER_INVALID', message: /invalid PROXY protocol v2 header: given command is invalid/, cause: libErr });
 
-  t.throws(() => decodeProxyHeader(v2(0x21, 0x41, ipv4Block)), invalid(/given address family is invalid/), 'unknown family');
-  t.throws(() => decodeProxyHeader(v2(0x21, 0x13, ipv4Block)), invalid(/given transport protocol is invalid/), 'unknown transport');
+  t.throws(() => decodeProxyHeader(v2(0x21, 0x41, IPV4_BLOCK)), invalid(/given address family is invalid/), 'unknown family');
+  t.throws(() => decodeProxyHeader(v2(0x21, 0x13, IPV4_BLOCK)), invalid(/given transport protocol is invalid/), 'unknown transport');
   t.throws(() => decodeProxyHeader(Buffer.from('PROXY TCP4 1.2.3.4 5.6.7.8 x 2\r\n')), invalid(/invalid PROXY protocol v1 header: invalid port information/));
 });
 
 t.test('v2 LOCAL: no address, whatever the family says', async (t) => {
   t.same(decodeProxyHeader(v2(0x20, 0x00, Buffer.alloc(0))), { version: 2, command: 'local', family: 'unspec', tlvs: [] });
-  t.same(decodeProxyHeader(v2(0x20, 0x11, ipv4Block)).command, 'local', 'LOCAL with an IPv4 block ignores it');
+  t.same(decodeProxyHeader(v2(0x20, 0x11, IPV4_BLOCK)).command, 'local', 'LOCAL with an IPv4 block ignores it');
   t.same(decodeProxyHeader(v2(0x20, 0xff, Buffer.alloc(3))).command, 'local', 'LOCAL with a nonsense family is still accepted (spec 2.2)');
 });
 
@@ -204,13 +188,13 @@ t.test('v2 PROXY without a usable IP: AF_UNSPEC, AF_UNIX, unspecified transport'
   t.equal(unix.family, 'unix');
   t.notOk('source' in unix, 'AF_UNIX has no IP source');
   t.same(unix.tlvs.map((x) => x.type), [0x01], 'TLVs after the 216-byte unix block');
-  const noTransport = decodeProxyHeader(v2(0x21, 0x10, ipv4Block));
+  const noTransport = decodeProxyHeader(v2(0x21, 0x10, IPV4_BLOCK));
   t.notOk('source' in noTransport, 'AF_INET with unspecified transport: use the peer');
 });
 
 t.test('v2 DGRAM is refused', async (t) => {
-  t.throws(() => decodeProxyHeader(v2(0x21, 0x12, ipv4Block)), invalid(/UDP \(DGRAM\)/));
-  t.throws(() => decodeProxyHeader(v2(0x21, 0x22, ipv6Block)), invalid(/UDP \(DGRAM\)/));
+  t.throws(() => decodeProxyHeader(v2(0x21, 0x12, IPV4_BLOCK)), invalid(/UDP \(DGRAM\)/));
+  t.throws(() => decodeProxyHeader(v2(0x21, 0x22, IPV6_BLOCK)), invalid(/UDP \(DGRAM\)/));
 });
 
 t.test('parseTlvs and describeTlvs', async (t) => {

@@ -2,40 +2,18 @@
 import t from 'tap';
 import { ClientError } from '../src/errors.js';
 import { frameProxyHeader, ProxyHeaderFramer, PROXY_V1_MAX_LENGTH, PROXY_V2_MAX_LENGTH, type FrameResult } from '../src/proxy/proxy-header-framer.js';
-
-const SIG = Buffer.from('0d0a0d0a000d0a515549540a', 'hex');
-/** A Postgres SSLRequest: what a client sends right after the proxy's header. */
-const SSL_REQUEST = Buffer.from([0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f]);
-
-function v2(verCmd: number, famProto: number, body: Buffer): Buffer {
-  const len = Buffer.alloc(2);
-  len.writeUInt16BE(body.length);
-  return Buffer.concat([SIG, Buffer.from([verCmd, famProto]), len, body]);
-}
-function tlv(type: number, value: Buffer | string): Buffer {
-  const v = Buffer.from(value);
-  const head = Buffer.alloc(3);
-  head[0] = type;
-  head.writeUInt16BE(v.length, 1);
-  return Buffer.concat([head, v]);
-}
-const ipv4Block = Buffer.from([192, 0, 2, 1, 198, 51, 100, 2, 0xc8, 0x22, 0x15, 0x38]);
-const ipv6Block = Buffer.concat([
-  Buffer.from('20010db8000000000000000000000001', 'hex'),
-  Buffer.from('20010db8000000000000000000000002', 'hex'),
-  Buffer.from([0xc8, 0x22, 0x15, 0x38]),
-]);
+import { V2_SIGNATURE, SSL_REQUEST, v2, tlv, IPV4_BLOCK, IPV6_BLOCK } from './fixtures/proxy-headers.js';
 
 const SAMPLES: Record<string, { version: 1 | 2; bytes: Buffer }> = {
   'v1 TCP4': { version: 1, bytes: Buffer.from('PROXY TCP4 192.0.2.1 198.51.100.2 51234 5432\r\n') },
   'v1 TCP6': { version: 1, bytes: Buffer.from('PROXY TCP6 2001:db8::1 2001:db8::2 51234 5432\r\n') },
   'v1 UNKNOWN': { version: 1, bytes: Buffer.from('PROXY UNKNOWN\r\n') },
   'v1 UNKNOWN with fields': { version: 1, bytes: Buffer.from('PROXY UNKNOWN ffff:f::1 ffff:f::2 65535 65535\r\n') },
-  'v2 PROXY IPv4': { version: 2, bytes: v2(0x21, 0x11, ipv4Block) },
-  'v2 PROXY IPv6': { version: 2, bytes: v2(0x21, 0x21, ipv6Block) },
+  'v2 PROXY IPv4': { version: 2, bytes: v2(0x21, 0x11, IPV4_BLOCK) },
+  'v2 PROXY IPv6': { version: 2, bytes: v2(0x21, 0x21, IPV6_BLOCK) },
   'v2 PROXY IPv4 with TLVs': {
     version: 2,
-    bytes: v2(0x21, 0x11, Buffer.concat([ipv4Block, tlv(0x01, 'postgresql'), tlv(0x02, 'db.example.com'), tlv(0x04, Buffer.alloc(5))])),
+    bytes: v2(0x21, 0x11, Buffer.concat([IPV4_BLOCK, tlv(0x01, 'postgresql'), tlv(0x02, 'db.example.com'), tlv(0x04, Buffer.alloc(5))])),
   },
   'v2 LOCAL': { version: 2, bytes: v2(0x20, 0x00, Buffer.alloc(0)) },
 };
@@ -135,25 +113,25 @@ t.test('v1 with a lone LF or CR is invalid', async (t) => {
 });
 
 t.test('v2 with a version nibble other than 2 is invalid as soon as the 13th byte arrives', async (t) => {
-  t.throws(() => frameProxyHeader(Buffer.concat([SIG, Buffer.from([0x11])])), invalid(/version 1, expected 2/));
-  t.throws(() => frameProxyHeader(v2(0x31, 0x11, ipv4Block)), invalid(/version 3, expected 2/));
+  t.throws(() => frameProxyHeader(Buffer.concat([V2_SIGNATURE, Buffer.from([0x11])])), invalid(/version 1, expected 2/));
+  t.throws(() => frameProxyHeader(v2(0x31, 0x11, IPV4_BLOCK)), invalid(/version 3, expected 2/));
 });
 
 t.test('v2 whose length field exceeds the cap is invalid before the body arrives', async (t) => {
-  const head = Buffer.concat([SIG, Buffer.from([0x21, 0x11, 0xff, 0xff])]);
+  const head = Buffer.concat([V2_SIGNATURE, Buffer.from([0x21, 0x11, 0xff, 0xff])]);
   t.throws(() => frameProxyHeader(head), invalid(/65551 bytes long, more than the 4096 accepted/));
-  const atCap = Buffer.concat([SIG, Buffer.from([0x21, 0x11]), Buffer.from([(PROXY_V2_MAX_LENGTH - 16) >> 8, (PROXY_V2_MAX_LENGTH - 16) & 0xff])]);
+  const atCap = Buffer.concat([V2_SIGNATURE, Buffer.from([0x21, 0x11]), Buffer.from([(PROXY_V2_MAX_LENGTH - 16) >> 8, (PROXY_V2_MAX_LENGTH - 16) & 0xff])]);
   t.same(frameProxyHeader(atCap), { status: 'need-more' }, 'exactly the cap is still fine');
 });
 
 t.test('v2 length field shorter than the real header leaves the remainder as payload (the decoder rejects the short block)', async (t) => {
   // Framing trusts the length field by design; the address-block check lives in the decoder.
-  const short = Buffer.concat([SIG, Buffer.from([0x21, 0x11, 0x00, 0x04]), ipv4Block]);
+  const short = Buffer.concat([V2_SIGNATURE, Buffer.from([0x21, 0x11, 0x00, 0x04]), IPV4_BLOCK]);
   const r = frameProxyHeader(short);
   t.equal(r.status, 'header');
   if (r.status === 'header') {
     t.equal(r.header.length, 20);
-    t.same(r.rest, ipv4Block.subarray(4));
+    t.same(r.rest, IPV4_BLOCK.subarray(4));
   }
 });
 
@@ -162,7 +140,7 @@ t.test('framer refuses use after its decision and after an error', async (t) => 
   t.equal(framer.push(SAMPLES['v1 TCP4']!.bytes).status, 'header');
   t.throws(() => framer.push(Buffer.from('x')), /after the framer reached a decision/);
   const broken = new ProxyHeaderFramer();
-  t.throws(() => broken.push(Buffer.concat([SIG, Buffer.from([0x11])])), ClientError);
+  t.throws(() => broken.push(Buffer.concat([V2_SIGNATURE, Buffer.from([0x11])])), ClientError);
   t.equal(broken.buffered, 0, 'dropped its buffer');
   t.throws(() => broken.push(Buffer.from('x')), /after the framer reached a decision/);
 });

@@ -3,20 +3,7 @@ import t from 'tap';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { readProxyHeader, type ReadProxyHeaderOptions } from '../src/proxy/proxy-header-reader.js';
 import { sleep } from './fixtures/ports.js';
-
-const SIG = Buffer.from('0d0a0d0a000d0a515549540a', 'hex');
-const SSL_REQUEST = Buffer.from([0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f]);
-function v2(verCmd: number, famProto: number, body: Buffer): Buffer {
-  const len = Buffer.alloc(2);
-  len.writeUInt16BE(body.length);
-  return Buffer.concat([SIG, Buffer.from([verCmd, famProto]), len, body]);
-}
-const ipv4Block = Buffer.from([192, 0, 2, 1, 198, 51, 100, 2, 0xc8, 0x22, 0x15, 0x38]); // 192.0.2.1:51234 -> 198.51.100.2:5432
-const ipv6Block = Buffer.concat([
-  Buffer.from('20010db8000000000000000000000001', 'hex'),
-  Buffer.from('20010db8000000000000000000000002', 'hex'),
-  Buffer.from([0xc8, 0x22, 0x15, 0x38]),
-]);
+import { SSL_REQUEST, v2, IPV4_BLOCK, IPV6_BLOCK } from './fixtures/proxy-headers.js';
 
 const trustAll = () => true;
 const trustNone = () => false;
@@ -103,7 +90,7 @@ t.test('v1 header split across delayed writes; the startup bytes after it reach 
 
 t.test('v2 IPv4 header and the first message in one write', async (t) => {
   const { client, outcome } = await session(t, opts('optional', trustAll));
-  client.write(Buffer.concat([v2(0x21, 0x11, ipv4Block), SSL_REQUEST]));
+  client.write(Buffer.concat([v2(0x21, 0x11, IPV4_BLOCK), SSL_REQUEST]));
   const r = await outcome;
   t.match(r, { clientAddress: '192.0.2.1', clientPort: 51234, peerAddress: '127.0.0.1', local: false, header: { version: 2, command: 'proxy' } });
   t.same(r.rest, SSL_REQUEST);
@@ -111,7 +98,7 @@ t.test('v2 IPv4 header and the first message in one write', async (t) => {
 
 t.test('v2 IPv6 source', async (t) => {
   const { client, outcome } = await session(t, opts('required', trustAll));
-  client.write(v2(0x21, 0x21, ipv6Block));
+  client.write(v2(0x21, 0x21, IPV6_BLOCK));
   const r = await outcome;
   t.equal(r.clientAddress, '2001:db8::1');
   t.equal(r.clientPort, 51234);
@@ -229,7 +216,7 @@ t.test('client gone before the header completes: CLIENT_GONE, not a ClientError'
 t.test('a large first write with a header is framed without waiting for more', async (t) => {
   const { client, outcome } = await session(t, opts('required', trustAll));
   const payload = Buffer.alloc(200_000, 0x41);
-  client.write(Buffer.concat([v2(0x21, 0x11, ipv4Block), payload]));
+  client.write(Buffer.concat([v2(0x21, 0x11, IPV4_BLOCK), payload]));
   const r = await outcome;
   t.equal(r.clientAddress, '192.0.2.1');
   t.ok(r.rest.length > 0 && r.rest.length <= payload.length, 'rest is the start of the payload');
