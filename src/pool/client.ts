@@ -427,17 +427,7 @@ export class PoolClient implements FrameSink {
       return;
     }
     const st = this.recordParse(buf, start, end);
-    if (!st) return;
-    const serverName = st.serverName;
-    if (sv.statements.has(serverName)) {
-      sv.statements.touch(serverName, sv.gen);
-      sv.synth(Exp.ParseSynth);
-      return;
-    }
-    this.makeRoom(sv);
-    sv.out.push(st.parse);
-    sv.expect.push(Exp.Parse, serverName);
-    sv.statements.touch(serverName, sv.gen);
+    if (st) sv.ensurePrepared(st, true);
   }
 
   /** Bind: a named statement is prepared on this server first if needed, and the name rewritten. */
@@ -449,7 +439,7 @@ export class PoolClient implements FrameSink {
     if (st === undefined) {
       sv.out.range(buf, start, end);
     } else {
-      this.ensurePrepared(sv, st);
+      sv.ensurePrepared(st);
       sv.out.push(buildBind(buf.subarray(start + 5, portalEnd + 1), st.serverName, buf.subarray(stmtEnd + 1, end)));
     }
     sv.expect.push(Exp.Bind);
@@ -474,7 +464,7 @@ export class PoolClient implements FrameSink {
       return;
     }
     if (st !== undefined) {
-      this.ensurePrepared(sv, st);
+      sv.ensurePrepared(st);
       sv.out.push(buildStatementMessage(F.Describe, st.serverName));
     } else sv.out.range(buf, start, end);
     sv.expect.push(Exp.Describe);
@@ -488,7 +478,7 @@ export class PoolClient implements FrameSink {
       const st = this.statements.get(cmd.name);
       if (st) {
         // This server may never have prepared it: prepare it first so the DEALLOCATE answers as it would directly.
-        this.ensurePrepared(sv, st);
+        sv.ensurePrepared(st);
         this.statements.delete(cmd.name);
         sv.statements.delete(st.serverName);
         sv.out.push(buildQuery(`DEALLOCATE "${st.serverName}"`));
@@ -500,25 +490,5 @@ export class PoolClient implements FrameSink {
       sv.out.range(buf, start, end);
     }
     this.sentQuery(sv);
-  }
-
-  private ensurePrepared(sv: PooledServer, st: ClientStatement): void {
-    if (sv.statements.has(st.serverName)) {
-      sv.statements.touch(st.serverName, sv.gen);
-      return;
-    }
-    this.makeRoom(sv);
-    sv.out.push(st.parse);
-    sv.expect.push(Exp.ParseSwallow, st.serverName);
-    sv.statements.touch(st.serverName, sv.gen);
-  }
-
-  /** Closes the server's least recently used statement when its cache is full (the CloseComplete is swallowed). */
-  private makeRoom(sv: PooledServer): void {
-    const victim = sv.statements.evictable(sv.gen);
-    if (victim === undefined) return;
-    sv.statements.delete(victim);
-    sv.out.push(buildStatementMessage(F.Close, victim));
-    sv.expect.push(Exp.CloseSwallow, victim);
   }
 }

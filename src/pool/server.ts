@@ -1,12 +1,12 @@
 // One pooled server connection: reads the server's replies, forwards or swallows each by what it answers, and tells the pool when it is free.
 // Message flow: https://www.postgresql.org/docs/current/protocol-flow.html
 import type { Socket } from 'node:net';
-import { Backend as B } from '../protocol/index.js';
+import { Backend as B, Frontend as F } from '../protocol/index.js';
 import type { ServerConnection, ServerKey, UpstreamTarget } from '../upstream/index.js';
 import { Act, Framer, type FrameSink } from './framer.js';
 import { Outbox } from './outbox.js';
 import { Exp, ExpectQueue, isSyncLike } from './expect-queue.js';
-import { StatementCache, buildQuery } from './statements.js';
+import { StatementCache, buildQuery, buildStatementMessage, type ClientStatement } from './statements.js';
 import { afterReset, parameterStatusBody, syncStatement } from './params.js';
 import type { PoolClient } from './client.js';
 
@@ -158,6 +158,31 @@ export class PooledServer implements FrameSink {
     if (this.errSkip) return; // the server would have skipped the message: no reply
     if (this.expect.length === 0) this.client?.out.push(code === Exp.ParseSynth ? PARSE_COMPLETE : CLOSE_COMPLETE);
     else this.expect.push(code);
+  }
+
+  /**
+   * Makes sure a client's named statement exists here, preparing it when missing. `answer`: the client sent this
+   * Parse and expects a ParseComplete (made up when the statement is already here); otherwise the reply is swallowed.
+   */
+  ensurePrepared(st: ClientStatement, answer = false): void {
+    if (this.statements.has(st.serverName)) {
+      this.statements.touch(st.serverName, this.gen);
+      if (answer) this.synth(Exp.ParseSynth);
+      return;
+    }
+    this.makeRoom();
+    this.out.push(st.parse);
+    this.expect.push(answer ? Exp.Parse : Exp.ParseSwallow, st.serverName);
+    this.statements.touch(st.serverName, this.gen);
+  }
+
+  /** Closes the least recently used statement when the cache is full (the CloseComplete is swallowed). */
+  makeRoom(): void {
+    const victim = this.statements.evictable(this.gen);
+    if (victim === undefined) return;
+    this.statements.delete(victim);
+    this.out.push(buildStatementMessage(F.Close, victim));
+    this.expect.push(Exp.CloseSwallow, victim);
   }
 
   close(reason: string): void {
