@@ -13,7 +13,7 @@ const tenants = [{ id: 'acme', upstream: { host: '127.0.0.1', port: pgfx.port },
 
 // Trusts only a documentation address, so haproxy on loopback is an untrusted sender.
 const untrusting = await PgporterProcess.start({
-  config: { proxyProtocol: { mode: 'optional', trustedProxies: ['192.0.2.1/32'], headerTimeout: '3s' }, tenants },
+  config: { proxyProtocol: { mode: 'optional', trustedProxies: ['192.0.2.1/32'], headerTimeout: '1s' }, startup: { timeout: '1s' }, tenants },
 });
 t.teardown(() => untrusting.stop());
 const required = await PgporterProcess.start({
@@ -139,4 +139,16 @@ t.test('startup protocol errors', async (t) => {
   t.equal(String.fromCharCode(after[0]!), 'R', 'an authentication request follows the startup sent after GSSENCRequest');
   t.equal(after.readInt32BE(5), 10, 'AuthenticationSASL');
   g.socket.destroy();
+});
+
+t.test('a startup that never completes is refused with 08P01 and logged once', async (t) => {
+  const c = await rawConnection(untrusting.port);
+  c.socket.write(Buffer.from([0, 0, 0, 40])); // the start of a StartupMessage, and then nothing
+  const err = firstError(await c.closed);
+  t.equal(err?.C, '08P01');
+  t.match(err?.M, /timeout/);
+  const line = await untrusting.waitForLog({ event: 'refused', code: 'STARTUP_TIMEOUT' });
+  await sleep(200);
+  const later = untrusting.logs.filter((l) => l.clientPort === line.clientPort && l !== line);
+  t.same(later, [], 'no second line for the same connection');
 });

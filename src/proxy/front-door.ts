@@ -52,11 +52,13 @@ export async function handleConnection(raw: Socket, deps: FrontDoorDeps): Promis
   let releaseAdmission: (() => void) | undefined;
   raw.setNoDelay(true);
   raw.on('error', () => {}); // errors are observed by the stage that reads; this keeps a late one from crashing us
+  let timedOut = false;
   const startupTimer = setTimeout(() => {
-    log.info({ event: 'refused', reason: 'startup_timeout' }, 'connection refused: startup did not complete in time');
+    timedOut = true;
+    log.info({ event: 'refused', reason: 'startup_timeout', code: 'STARTUP_TIMEOUT', sqlstate: '08P01' }, 'connection refused: startup did not complete in time');
     metrics.connectionsRefused.inc({ reason: 'startup_timeout', tenant: tenantId });
     refuse(clientSocket, new ClientError('STARTUP_TIMEOUT', 'canceling authentication due to timeout'));
-  }, config.startup.timeout + config.proxyProtocol.headerTimeout);
+  }, config.startup.timeout + (config.proxyProtocol.mode === 'off' ? 0 : config.proxyProtocol.headerTimeout));
   startupTimer.unref();
   try {
     const proxy = await readProxyHeader(raw, {
@@ -139,7 +141,12 @@ export async function handleConnection(raw: Socket, deps: FrontDoorDeps): Promis
     }
   } catch (err) {
     clearTimeout(startupTimer);
-    if (err instanceof PgporterError && (err.code === 'CLIENT_GONE')) {
+    // The timeout already refused the client and logged it; what failed afterwards is the closing socket.
+    if (timedOut) {
+      raw.destroy();
+      return;
+    }
+    if (err instanceof PgporterError && err.code === 'CLIENT_GONE') {
       log.info({ event: 'closed', endedBy: 'client', reason: err.message, durationMs: Date.now() - acceptedAt }, 'client left during startup');
       raw.destroy();
       return;
