@@ -138,9 +138,12 @@ export class PoolBackend implements Backend {
       if (!totals) this.totals.set(session.tenant.id, (totals = { queries: 0, transactions: 0 }));
       pool = new Pool(this.ctx, session.tenant, session.database, session.user, totals);
       this.pools.set(id, pool);
-    } else {
-      // The store hands out a new record when a tenant is edited; pool settings follow it.
+    } else if (pool.tenant !== session.tenant) {
+      // The store hands out a new record when a tenant is edited; pool settings follow it, and servers of a
+      // previous upstream must not serve another transaction.
+      const moved = !sameUpstream(pool.tenant.upstream, session.tenant.upstream);
       pool.tenant = session.tenant;
+      if (moved) pool.closeServers();
     }
     return pool;
   }
@@ -157,4 +160,8 @@ export class PoolBackend implements Backend {
       if (p.empty) this.pools.delete(id);
     }
   }
+}
+
+function sameUpstream(a: TenantRecord['upstream'], b: TenantRecord['upstream']): boolean {
+  return a.host === b.host && a.port === b.port && a.tls === b.tls && a.caFile === b.caFile;
 }

@@ -1,0 +1,51 @@
+// A tenant edited through the admin API takes effect without a restart: new upstream for the next transaction, new tenants served at once.
+import t from 'tap';
+import pg from 'pg';
+import { PostgresFixture } from './fixtures/postgres.js';
+import { PgporterProcess } from './fixtures/pgporter.js';
+import { waitFor } from './fixtures/ports.js';
+
+const dbA = await PostgresFixture.start();
+t.teardown(() => dbA.destroy());
+const dbB = await PostgresFixture.start();
+t.teardown(() => dbB.destroy());
+dbA.sql(`CREATE TABLE whoami AS SELECT 'a'::text AS db; GRANT SELECT ON whoami TO PUBLIC;`);
+dbB.sql(`CREATE TABLE whoami AS SELECT 'b'::text AS db; GRANT SELECT ON whoami TO PUBLIC;`);
+
+const porter = await PgporterProcess.start({
+  config: { proxyProtocol: { mode: 'off' }, tenants: [{ id: 'acme', upstream: { host: '127.0.0.1', port: dbA.port }, auth: { method: 'trust' } }] },
+});
+t.teardown(() => porter.stop());
+
+const admin = (method: string, path: string, body?: unknown) =>
+  fetch(`http://127.0.0.1:${porter.adminPort}${path}`, {
+    method,
+    headers: { authorization: 'Bearer test-token-0123456789', 'content-type': 'application/json' },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+
+const whoami = async (user: string) => {
+  const c = new pg.Client({ host: '127.0.0.1', port: porter.port, user, database: 'postgres' });
+  await c.connect();
+  try {
+    return (await c.query('SELECT db FROM whoami')).rows[0].db as string;
+  } finally {
+    await c.end();
+  }
+};
+
+t.test('moving a tenant to another upstream: the next client reaches the new one, not a pooled server of the old', async (t) => {
+  t.equal(await whoami('trusty'), 'a');
+  const res = await admin('PATCH', '/v1/tenants/acme', { upstream: { host: '127.0.0.1', port: dbB.port } });
+  t.equal(res.status, 200, await res.text());
+  t.equal(await whoami('trusty'), 'b');
+  // The backend exits a moment after pgporter closes its socket.
+  await waitFor(() => dbA.sql(`SELECT count(*) FROM pg_stat_activity WHERE usename = 'trusty'`) === '0', 'the old server to go', 5000);
+  t.pass('the idle server to the old upstream was closed');
+});
+
+t.test('a tenant created through the API is served without a restart', async (t) => {
+  const res = await admin('POST', '/v1/tenants', { id: 'globex', upstream: { host: '127.0.0.1', port: dbA.port }, auth: { method: 'trust' } });
+  t.equal(res.status, 201, await res.text());
+  t.equal(await whoami('trusty.globex'), 'a');
+});
