@@ -52,6 +52,13 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
   const pools = new PoolBackend({ config, logger, metrics, beforeConnect: reach.beforeConnect, connect: reach.connect, serverEpoch: (id) => wake.epoch(id) });
   // Server connections to a machine about to be suspended would be dead after the resume: close them first.
   wake.setBeforeSuspend((id) => pools.closeTenantServers(id));
+  // A deleted tenant keeps nothing open: its sessions end and its servers close.
+  store.onChange((e) => {
+    if (e.type !== 'tenant-deleted') return;
+    const gone = new ClientError('TENANT_UNKNOWN', `tenant "${e.id}" was deleted`);
+    for (const s of sessions.sessionsOf(e.id)) s.end(gone);
+    void pools.closeTenantServers(e.id);
+  });
   const backend: Backend = countClientsForWake(pools, wake);
   // Reads the tenant afresh on every lookup, so an edited tenant's auth settings apply at once.
   const credentials = new CredentialResolver({

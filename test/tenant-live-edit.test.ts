@@ -49,3 +49,16 @@ t.test('a tenant created through the API is served without a restart', async (t)
   t.equal(res.status, 201, await res.text());
   t.equal(await whoami('trusty.globex'), 'a');
 });
+
+t.test('deleting a tenant ends its open sessions with 3D000', async (t) => {
+  const c = new pg.Client({ host: '127.0.0.1', port: porter.port, user: 'trusty.globex', database: 'postgres' });
+  const ended = new Promise<Error>((resolve) => c.on('error', resolve));
+  await c.connect();
+  t.equal((await c.query('SELECT 1 AS one')).rows[0].one, 1);
+  const res = await admin('DELETE', '/v1/tenants/globex');
+  t.ok(res.status === 200 || res.status === 204, `deleted (${res.status})`);
+  const err = (await ended) as Error & { code?: string };
+  t.equal(err.code, '3D000');
+  t.match(err.message, /tenant "globex" was deleted/);
+  await c.end().catch(() => {});
+});
