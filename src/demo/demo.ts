@@ -1,4 +1,5 @@
 // `pgporter demo`: a throwaway PostgreSQL with pgporter in front of it on embedded defaults, removed again on Ctrl-C.
+import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
@@ -54,7 +55,7 @@ export async function runDemo(io: DemoIo, opts: { signal?: AbortSignal } = {}): 
     const config = parseConfig(
       {
         ...raw,
-        listen: { host: '127.0.0.1', port: Number(io.env.PGPORTER_DEMO_PORT ?? 6432) },
+        listen: { host: '127.0.0.1', port: await demoPort(io.env.PGPORTER_DEMO_PORT) },
         metrics: { host: '127.0.0.1', port: 0 },
         store: { kind: 'embedded', path: join(pg.dir, 'pgporter-state.json') },
         admin: { host: '127.0.0.1', port: 0, tokens: [{ name: 'demo', token: adminToken }] },
@@ -109,6 +110,17 @@ export async function runDemo(io: DemoIo, opts: { signal?: AbortSignal } = {}): 
   await Promise.race([tour(), stopped]);
   await stopped;
   return cleanUp(io, pg, app);
+}
+
+/** PostgreSQL poolers' usual 6432, or any free port when something already listens there (PGPORTER_DEMO_PORT overrides). */
+async function demoPort(wanted: string | undefined): Promise<number> {
+  if (wanted !== undefined) return Number(wanted);
+  const free = await new Promise<boolean>((resolve) => {
+    const probe = createServer();
+    probe.once('error', () => resolve(false));
+    probe.listen(6432, '127.0.0.1', () => probe.close(() => resolve(true)));
+  });
+  return free ? 6432 : 0;
 }
 
 async function cleanUp(io: DemoIo, pg: LocalPostgres, app: App | undefined): Promise<number> {

@@ -51,6 +51,8 @@ export async function handleConnection(raw: Socket, deps: FrontDoorDeps): Promis
   let clientSocket: Socket = raw;
   let releaseAdmission: (() => void) | undefined;
   raw.setNoDelay(true);
+  // A client that vanished without a FIN (NAT timeout, dead host) is found by keepalive probes instead of never.
+  raw.setKeepAlive(true, 60_000);
   raw.on('error', () => {}); // errors are observed by the stage that reads; this keeps a late one from crashing us
   let timedOut = false;
   const startupTimer = setTimeout(() => {
