@@ -5,15 +5,15 @@ import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import type { Config } from './config/index.js';
 import { ClientError } from './errors.js';
-import { CidrSet, normaliseIp } from './net/index.js';
+import { CidrSet } from './net/index.js';
 import { createLogger, Metrics, startObservabilityServer, type Logger, type ObservabilityServer } from './observability/index.js';
 import { PoolBackend, type Backend } from './pool/index.js';
-import { handleConnection, SessionRegistry, type AccessCheck } from './proxy/index.js';
+import { handleConnection, SessionRegistry } from './proxy/index.js';
 import { createStore, type Store } from './store/index.js';
-import { createAccessControl } from './netrules/index.js'; // netrules (issue 4)
-import { startAdminServer, type AdminServer } from './admin/index.js'; // netrules (issue 4)
+import { createAccessControl } from './netrules/index.js';
+import { startAdminServer, type AdminServer } from './admin/index.js';
 import { CredentialResolver, runAuthQuery } from './auth/index.js';
-import { createWakeManager, serverReach } from './wake/index.js'; // wake (issue 5)
+import { createWakeManager, serverReach } from './wake/index.js';
 
 export interface App {
   readonly port: number;
@@ -37,18 +37,13 @@ function loadTls(config: Config): SecureContext | undefined {
 export async function startApp(config: Config, opts: AppOptions = {}): Promise<App> {
   const logger = opts.logger ?? createLogger(config.log.level);
   const metrics = new Metrics();
-  const store: Store = createStore(config, logger, metrics); // netrules (issue 4): embedded, redis or memory per config.store
+  const store: Store = createStore(config, logger, metrics);
   await store.start();
   const sessions = new SessionRegistry();
-  // --- netrules (issue 4) ---
-  const accessControl = createAccessControl({ store, defaultPolicy: config.netrules.defaultPolicy, metrics, logger, sessions });
-  const access: AccessCheck = accessControl;
-  // --- end netrules ---
-  // --- wake (issue 5): resume suspended machines before connecting, suspend idle ones ---
+  const access = createAccessControl({ store, defaultPolicy: config.netrules.defaultPolicy, metrics, logger, sessions });
+  // Resume suspended machines before connecting; suspend idle ones.
   const wake = createWakeManager({ config, logger, metrics, getTenant: (id) => store.getTenant(id) });
   const reach = serverReach(wake, config.upstream.connectTimeout);
-  // --- end wake ---
-  // pool (issue 3): transaction/session pooling replaces the one-server-per-client relay
   const pools = new PoolBackend({ config, logger, metrics, beforeConnect: reach.beforeConnect, connect: reach.connect, serverEpoch: (id) => wake.epoch(id) });
   // Server connections to a machine about to be suspended would be dead after the resume: close them first.
   wake.setBeforeSuspend((id) => pools.closeTenantServers(id));
@@ -104,7 +99,7 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
       return { ok: st.loaded, detail: { store: store.kind, storeHealthy: st.healthy, sessions: sessions.count() } };
     });
   }
-  // --- netrules (issue 4): the admin API on its own listener ---
+  // The admin API, on a listener of its own.
   let admin: AdminServer | undefined;
   if (config.admin.enabled && config.admin.tokens.length === 0) {
     logger.warn({ event: 'admin_disabled' }, 'admin API not started: admin.tokens is empty, so it could refuse every request only');
@@ -120,7 +115,6 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
     });
     admin.route('GET', '/v1/pools', () => ({ status: 200, body: { pools: pools.poolsSnapshot() } }));
   }
-  // --- end netrules ---
   logger.info({ event: 'listening', host: config.listen.host, port, metricsPort: obs?.port, adminPort: admin?.port, proxyProtocol: config.proxyProtocol.mode, tls: !!secureContext, tenants: store.listTenants().length }, 'pgporter listening');
 
   let closing: Promise<void> | undefined;
@@ -134,8 +128,8 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
     close: () =>
       (closing ??= (async () => {
         server.close();
-        accessControl.close(); // netrules (issue 4)
-        await admin?.close(); // netrules (issue 4)
+        access.close();
+        await admin?.close();
         const bye = new ClientError('SHUTTING_DOWN', 'terminating connection due to administrator command');
         for (const s of sessions.all()) s.end(bye);
         await backend.close();
@@ -168,9 +162,4 @@ function countClientsForWake(backend: Backend, wake: { clientConnected(id: strin
     cancelTarget: (pid, secret) => backend.cancelTarget(pid, secret),
     close: () => backend.close(),
   };
-}
-
-/** The canonical client address for a TCP peer (IPv4-mapped IPv6 becomes IPv4). */
-export function peerIp(address: string | undefined): string {
-  return (address && normaliseIp(address)) ?? address ?? '';
 }

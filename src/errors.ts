@@ -36,12 +36,12 @@ export const ERRORS = {
   AUTH_FAILED: { sqlstate: '28P01', kind: 'auth_failed', side: 'client', severity: 'FATAL' },
   AUTH_TIMEOUT: { sqlstate: '08006', kind: 'auth_timeout', side: 'client', severity: 'FATAL' },
   AUTH_UNSUPPORTED: { sqlstate: '28000', kind: 'auth_unsupported', side: 'server', severity: 'FATAL' },
-  // auth (issue 3): a client that breaks the SASL/password exchange, and a credential lookup that could not run
+ 
   AUTH_PROTOCOL: { sqlstate: '08P01', kind: 'protocol_violation', side: 'client', severity: 'FATAL' },
   AUTH_QUERY_FAILED: { sqlstate: '08006', kind: 'auth_query_failed', side: 'server', severity: 'FATAL' },
   TOO_MANY_CONNECTIONS: { sqlstate: '53300', kind: 'too_many_connections', side: 'client', severity: 'FATAL' },
   QUERY_WAIT_TIMEOUT: { sqlstate: '08004', kind: 'query_wait_timeout', side: 'server', severity: 'FATAL' },
-  // pool (issue 3): timeouts and protocol errors seen by the pooler
+ 
   IDLE_IN_TRANSACTION_TIMEOUT: { sqlstate: '25P03', kind: 'idle_transaction_timeout', side: 'client', severity: 'FATAL' },
   CLIENT_IDLE_TIMEOUT: { sqlstate: '57P05', kind: 'client_idle_timeout', side: 'client', severity: 'FATAL' },
   CLIENT_PROTOCOL: { sqlstate: '08P01', kind: 'protocol_violation', side: 'client', severity: 'FATAL' },

@@ -1,10 +1,10 @@
 // The declarative config table: every option with its type, default and unit; the one place config shape is defined.
 import { z } from 'zod';
 import { duration } from './duration.js';
-import { authSchema } from './schema-auth.js'; // auth (issue 3)
-import { adminSchema, allowlistSchema, netrulesSchema, storeSchema } from './schema-netrules.js'; // netrules (issue 4)
-import { flyGlobalSchema, flyTenantSchema } from './schema-wake.js'; // wake (issue 5)
-import { globalPoolSchema, tenantPoolSchema } from './schema-pool.js'; // pool (issue 3)
+import { authSchema } from './schema-auth.js';
+import { adminSchema, allowlistEntrySchema as cidrSchema, allowlistSchema, netrulesSchema, storeSchema } from './schema-netrules.js';
+import { flyGlobalSchema, flyTenantSchema } from './schema-wake.js';
+import { globalPoolSchema, tenantPoolSchema } from './schema-pool.js';
 
 const port = z.number().int().min(0).max(65535);
 const host = z.string().min(1);
@@ -19,22 +19,22 @@ export const upstreamSchema = z.strictObject({
   caFile: z.string().optional(),
 });
 
-/** A tenant: who the database belongs to. Later issues add pool, auth and Fly settings here. */
+/** A tenant: whose database this is, where it runs, who may reach it and how it is pooled. */
 export const tenantSchema = z.strictObject({
   id: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'lowercase letters, digits, "-" and "_", starting with a letter or digit'),
   upstream: upstreamSchema,
   /** Refuse clients that did not negotiate TLS (default: the global tls.requireTls). */
   requireTls: z.boolean().optional(),
   /** Initial allowlist (CIDRs or addresses); absent means the netrules default policy applies. */
-  allowlist: allowlistSchema.optional(), // netrules (issue 4): entries validated as CIDRs
+  allowlist: allowlistSchema.optional(),
   /** End sessions already open from an address that an allowlist edit removes. */
   dropDisallowedSessions: z.boolean().default(false),
-  /** How pgporter authenticates this tenant's clients itself (issue 3); defaults to scram-sha-256 with no users. */
-  auth: authSchema.prefault({}), // auth (issue 3)
-  /** The machine holding this tenant's database, for wake-on-connect and suspend-when-idle (issue 5). Absent: always awake. */
-  fly: flyTenantSchema.optional(), // wake (issue 5)
-  /** Connection pooling for this tenant (issue 3): mode, size, timeouts. */
-  pool: tenantPoolSchema.prefault({}), // pool (issue 3)
+  /** How pgporter authenticates this tenant's clients itself; defaults to scram-sha-256 with no users. */
+  auth: authSchema.prefault({}),
+  /** The machine holding this tenant's database, for wake-on-connect and suspend-when-idle. Absent: always awake. */
+  fly: flyTenantSchema.optional(),
+  /** Connection pooling for this tenant: mode, size, timeouts. */
+  pool: tenantPoolSchema.prefault({}),
 });
 
 export type TenantConfig = z.output<typeof tenantSchema>;
@@ -51,7 +51,7 @@ export const configSchema = z.strictObject({
       /** required: every connection must start with a header; optional: honoured when present; off: never read. */
       mode: z.enum(['required', 'optional', 'off']).default('optional'),
       /** CIDRs of the proxies whose headers are believed (Fly's proxy). Default: loopback only. */
-      trustedProxies: z.array(z.string()).default(['127.0.0.0/8', '::1/128']),
+      trustedProxies: z.array(cidrSchema).default(['127.0.0.0/8', '::1/128']),
       /** How long a peer has to send a complete header. */
       headerTimeout: duration('3s'),
     })
@@ -90,13 +90,11 @@ export const configSchema = z.strictObject({
       level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
     })
     .prefault({}),
-  // --- netrules (issue 4): default policy, tenant store, admin API ---
   netrules: netrulesSchema,
   store: storeSchema,
   admin: adminSchema,
-  // --- end netrules ---
-  fly: flyGlobalSchema, // wake (issue 5): Machines API settings
-  pool: globalPoolSchema, // pool (issue 3): limits across tenants
+  fly: flyGlobalSchema,
+  pool: globalPoolSchema,
   tenants: z.array(tenantSchema).default([]),
 });
 
