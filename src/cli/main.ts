@@ -12,6 +12,9 @@ const USAGE = `usage:
   pgporter tenants ...               manage tenants through the admin API (pgporter tenants --help)
 `;
 
+/** How long a stop signal waits for connections and stores to close before the process exits anyway. */
+const SHUTDOWN_GRACE_MS = 10_000;
+
 export interface CliIo {
   stdout: NodeJS.WritableStream;
   stderr: NodeJS.WritableStream;
@@ -69,12 +72,31 @@ async function start(args: string[], io: CliIo): Promise<number> {
   }
   const app = await startApp(config);
   return new Promise<number>((resolve) => {
+    let stopping = false;
     const stop = (signal: string) => {
+      if (stopping) {
+        // A second signal means now.
+        resolve(1);
+        return;
+      }
+      stopping = true;
       app.logger.info({ event: 'signal', signal }, 'shutting down');
-      app.close().then(() => resolve(0));
+      // Shutdown must end even when something it waits for (a wake, an unreachable store) does not answer.
+      const bound = setTimeout(() => {
+        app.logger.warn({ event: 'shutdown_timeout', afterMs: SHUTDOWN_GRACE_MS }, 'shutdown did not finish in time; exiting');
+        resolve(1);
+      }, SHUTDOWN_GRACE_MS);
+      bound.unref();
+      app.close().then(
+        () => resolve(0),
+        (err: unknown) => {
+          app.logger.error({ err }, 'shutdown failed');
+          resolve(1);
+        },
+      );
     };
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+    process.on('SIGTERM', () => stop('SIGTERM'));
   });
 }
 
