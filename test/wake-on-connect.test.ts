@@ -168,3 +168,18 @@ t.test('a machine that is already starting is only waited for', async (t) => {
   t.equal(fake.count('start'), 0);
   t.equal(told, 1);
 });
+
+t.test('close() during a wake ends the wake instead of waiting out its timeout', async (t) => {
+  const { fake, wake, tenant } = await setup(t, { state: 'suspended', fly: { wakeTimeout: '60s' } });
+  fake.latencyFor.start = 30_000; // the start call hangs far longer than a shutdown may take
+  let told = false;
+  const waking = wake.ensureAwake(tenant, () => (told = true));
+  await new Promise((r) => setTimeout(r, 300));
+  t.ok(told, 'the wake is under way');
+  let guardFired = false;
+  const guard = setTimeout(() => (guardFired = true), 9000);
+  await wake.close();
+  clearTimeout(guard);
+  t.notOk(guardFired, 'close() returned without waiting for the hung start call');
+  await t.rejects(waking, { code: 'WAKE_FAILED', message: /shutting down/ }, 'the waiting client is told why');
+});

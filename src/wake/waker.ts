@@ -85,6 +85,8 @@ class Waker implements WakeManager {
   private readonly sweepTimer: NodeJS.Timeout;
   private beforeSuspend: ((tenantId: string) => Promise<void>) | undefined;
   private closed = false;
+  /** Aborted by close(): wakes and suspends in progress give up instead of holding shutdown for their whole timeout. */
+  private readonly shutdown = new AbortController();
 
   constructor(opts: WakeManagerOptions) {
     const sweepMs = opts.sweepIntervalMs ?? 1000;
@@ -168,6 +170,7 @@ class Waker implements WakeManager {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.shutdown.abort();
     clearInterval(this.sweepTimer);
     const inFlight: Promise<unknown>[] = [];
     for (const s of this.tenants.values()) {
@@ -283,7 +286,7 @@ class Waker implements WakeManager {
     };
 
     try {
-      await withDeadline(work(), deadline + DEADLINE_GRACE_MS, () => new Error(`timed out after ${formatMs(timeoutMs)} ${step}`));
+      await withDeadline(work(), deadline + DEADLINE_GRACE_MS, () => new Error(`timed out after ${formatMs(timeoutMs)} ${step}`), this.shutdown.signal);
     } catch (err) {
       abort.abort();
       s.knownStarted = false;
@@ -338,7 +341,7 @@ class Waker implements WakeManager {
     s.idleSince = undefined;
     let step = 'closing server connections';
     try {
-      if (this.beforeSuspend) await withDeadline(this.beforeSuspend(s.id), deadline, () => new Error(`timed out after ${formatMs(timeoutMs)} ${step}`));
+      if (this.beforeSuspend) await withDeadline(this.beforeSuspend(s.id), deadline, () => new Error(`timed out after ${formatMs(timeoutMs)} ${step}`), this.shutdown.signal);
       if (s.clients > 0 || s.pending > 0) {
         // A client came while connections were being closed; the machine is still started, so it is simply served.
         this.m.suspends.inc({ tenant: s.id, result: 'aborted' });
@@ -355,7 +358,7 @@ class Waker implements WakeManager {
         step = 'waiting for the machine to be suspended';
         await driver.waitFor('suspended', deadline);
       };
-      await withDeadline(work(), deadline + DEADLINE_GRACE_MS, () => new Error(`timed out after ${formatMs(timeoutMs)} ${step}`));
+      await withDeadline(work(), deadline + DEADLINE_GRACE_MS, () => new Error(`timed out after ${formatMs(timeoutMs)} ${step}`), this.shutdown.signal);
       this.setState(s, 'suspended');
       this.m.suspends.inc({ tenant: s.id, result: 'suspended' });
       this.log.info({ tenant: s.id, machine: driver.describe() }, 'machine suspended');
@@ -368,13 +371,21 @@ class Waker implements WakeManager {
 }
 
 /** Settles with `promise`, or rejects with `onTimeout()` when `deadlineMs` (epoch ms) passes first. */
-function withDeadline<T>(promise: Promise<T>, deadlineMs: number, onTimeout: () => Error): Promise<T> {
+/** Settles with `promise`, or rejects at the deadline or when pgporter shuts down, whichever comes first. */
+function withDeadline<T>(promise: Promise<T>, deadlineMs: number, onTimeout: () => Error, shutdown: AbortSignal): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
+  let onAbort: (() => void) | undefined;
+  const stop = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(onTimeout()), Math.max(0, deadlineMs - Date.now()));
+    onAbort = () => reject(new Error('pgporter is shutting down'));
+    if (shutdown.aborted) onAbort();
+    else shutdown.addEventListener('abort', onAbort, { once: true });
   });
   promise.catch(() => {}); // a late failure after the timeout is already reported
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+  return Promise.race([promise, stop]).finally(() => {
+    clearTimeout(timer);
+    shutdown.removeEventListener('abort', onAbort!);
+  });
 }
 
 function formatMs(ms: number): string {
