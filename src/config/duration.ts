@@ -12,46 +12,31 @@ export function parseDuration(text: string): number | undefined {
   return Math.round(Number(m[1]) * UNIT_MS[m[2]!]!);
 }
 
+/** Milliseconds for `v`, or a zod issue naming what was expected. */
+function toMs(v: string, ctx: z.RefinementCtx, also = ''): number {
+  const ms = parseDuration(v);
+  if (ms !== undefined) return ms;
+  ctx.addIssue({ code: 'custom', message: `${HINT}${also}, got "${v}"` });
+  return z.NEVER;
+}
+
 /** A duration with a default ("5s"), stored as milliseconds. */
 export const duration = (def: string) =>
   z
     .string()
     .default(def)
-    .transform((v, ctx) => {
-      const ms = parseDuration(v);
-      if (ms === undefined) {
-        ctx.addIssue({ code: 'custom', message: `${HINT}, got "${v}"` });
-        return z.NEVER;
-      }
-      return ms;
-    });
+    .transform((v, ctx) => toMs(v, ctx));
 
 /** An optional duration: absent stays undefined. */
 export const optionalDuration = () =>
   z
     .string()
     .optional()
-    .transform((v, ctx) => {
-      if (v === undefined) return undefined;
-      const ms = parseDuration(v);
-      if (ms === undefined) {
-        ctx.addIssue({ code: 'custom', message: `${HINT}, got "${v}"` });
-        return z.NEVER;
-      }
-      return ms;
-    });
+    .transform((v, ctx) => (v === undefined ? undefined : toMs(v, ctx)));
 
 /** A duration that may be "off" (the default): 0 means disabled. */
 export const durationOrOff = () =>
   z
     .string()
     .default('off')
-    .transform((v, ctx) => {
-      if (v === 'off' || v === '0') return 0;
-      const ms = parseDuration(v);
-      if (ms === undefined) {
-        ctx.addIssue({ code: 'custom', message: `${HINT}, or "off", got "${v}"` });
-        return z.NEVER;
-      }
-      return ms;
-    });
+    .transform((v, ctx) => (v === 'off' || v === '0' ? 0 : toMs(v, ctx, ', or "off"')));
