@@ -1,6 +1,7 @@
 // pgporter's own BackendKeyData per client, mapped to whichever server serves that client, for CancelRequest routing.
 import { randomInt } from 'node:crypto';
 import { connect } from 'node:net';
+import { cancelRequest } from '../protocol/index.js';
 import type { ServerKey, UpstreamTarget } from '../upstream/index.js';
 
 export interface CancelRoute {
@@ -34,11 +35,7 @@ export class CancelKeys {
 
 /** Sends a CancelRequest with the server's real key on a new connection (https://www.postgresql.org/docs/current/protocol-flow.html#PROTOCOL-FLOW-CANCELING-REQUESTS). */
 export function sendCancel(target: UpstreamTarget, key: ServerKey): void {
-  const msg = Buffer.alloc(16);
-  msg.writeInt32BE(16, 0);
-  msg.writeInt32BE(80877102, 4);
-  msg.writeInt32BE(key.pid | 0, 8);
-  msg.writeInt32BE(key.secret | 0, 12);
+  const msg = cancelRequest(key.pid, key.secret);
   const sock = connect({ host: target.host, port: target.port });
   sock.setTimeout(5000, () => sock.destroy());
   sock.on('error', () => sock.destroy());

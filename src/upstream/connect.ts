@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { serialize } from 'pg-protocol';
 import { Parser } from 'pg-protocol/dist/parser.js';
 import { ClientError, PgporterError } from '../errors.js';
-import { AuthCode } from '../protocol/index.js';
+import { AuthCode, SSL_REQUEST } from '../protocol/index.js';
 
 export interface UpstreamTarget {
   host: string;
@@ -74,13 +74,6 @@ export function upstreamClientError(err: unknown): ClientError {
   }
   return new ClientError('SERVER_UNAVAILABLE', 'could not connect to the database server');
 }
-
-const SSL_REQUEST = (() => {
-  const b = Buffer.alloc(8);
-  b.writeInt32BE(8, 0);
-  b.writeInt32BE(80877103, 4);
-  return b;
-})();
 
 async function openSocket(target: UpstreamTarget, signal: AbortSignal): Promise<Socket> {
   const sock = netConnect({ host: target.host, port: target.port });
