@@ -159,6 +159,7 @@ function countClientsForWake(backend: Backend, wake: { clientConnected(id: strin
       };
     },
     serve: (s) => backend.serve(s),
+    endSession: (id, err) => backend.endSession(id, err),
     cancelTarget: (pid, secret) => backend.cancelTarget(pid, secret),
     close: () => backend.close(),
   };

@@ -45,6 +45,9 @@ export const ERRORS = {
   IDLE_IN_TRANSACTION_TIMEOUT: { sqlstate: '25P03', kind: 'idle_transaction_timeout', side: 'client', severity: 'FATAL' },
   CLIENT_IDLE_TIMEOUT: { sqlstate: '57P05', kind: 'client_idle_timeout', side: 'client', severity: 'FATAL' },
   CLIENT_PROTOCOL: { sqlstate: '08P01', kind: 'protocol_violation', side: 'client', severity: 'FATAL' },
+  STARTUP_OPTIONS_INVALID: { sqlstate: '42601', kind: 'startup_options', side: 'client', severity: 'FATAL' },
+  // A setting the server refused (at login or when a server takes on the client's settings); the server's SQLSTATE replaces this one.
+  SETTING_REFUSED: { sqlstate: '22023', kind: 'setting_refused', side: 'client', severity: 'FATAL' },
   // end pool
   SERVER_UNAVAILABLE: { sqlstate: '08006', kind: 'server_unavailable', side: 'server', severity: 'FATAL' },
   SERVER_CONNECT_TIMEOUT: { sqlstate: '08006', kind: 'server_connect_timeout', side: 'server', severity: 'FATAL' },
@@ -76,11 +79,12 @@ export class ClientError extends PgporterError {
   readonly severity: Severity;
   readonly detail?: string;
   readonly hint?: string;
-  constructor(code: ErrorCode, message: string, extra?: { detail?: string; hint?: string; cause?: unknown }) {
+  constructor(code: ErrorCode, message: string, extra?: { detail?: string; hint?: string; cause?: unknown; sqlstate?: string }) {
     const spec: ErrorSpec = ERRORS[code];
     super(code, spec.kind, spec.side, message, extra?.cause === undefined ? undefined : { cause: extra.cause });
     this.name = 'ClientError';
-    this.sqlstate = spec.sqlstate;
+    // The server's own SQLSTATE, where pgporter passes on what the server said.
+    this.sqlstate = extra?.sqlstate ?? spec.sqlstate;
     this.severity = spec.severity;
     if (extra?.detail !== undefined) this.detail = extra.detail;
     if (extra?.hint !== undefined) this.hint = extra.hint;

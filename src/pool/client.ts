@@ -1,20 +1,25 @@
-// One pooled client: reads its messages, gets a server when it needs one, and rewrites the few messages pooling must (named statements).
+// One pooled client: reads its messages, gets a server when it needs one, and keeps what it prepared so every server it lands on runs its own statements.
 // Message formats: https://www.postgresql.org/docs/current/protocol-message-formats.html
 import type { Socket } from 'node:net';
 import { ClientError } from '../errors.js';
-import { Frontend as F, backendKeyData, noticeResponse, parameterStatus, readyForQuery } from '../protocol/index.js';
+import { Frontend as F, backendKeyData, errorResponse, noticeResponse, parameterStatus, readyForQuery } from '../protocol/index.js';
 import type { ClientSession, SessionEnd } from './types.js';
-import { Act, Framer, type FrameSink } from './framer.js';
+import { Act, Framer, FramingError, type FrameSink } from './framer.js';
 import { Outbox } from './outbox.js';
 import { Exp } from './expect-queue.js';
-import { PARSE_COMPLETE, type PooledServer } from './server.js';
-import { buildBind, buildParse, buildQuery, buildStatementMessage, cstringEnd, serverNameFor, statementCommand, type ClientStatement } from './statements.js';
-import { afterReset, startupWants } from './params.js';
+import { CLOSE_COMPLETE, PARSE_COMPLETE, type PooledServer, type ServerPeer } from './server.js';
+import { buildBind, buildParse, buildStatementMessage, cstringEnd, serverNameFor, statementCommand, type ClientStatement } from './statements.js';
+import { OptionsError, startupWants } from './params.js';
+import type { ErrorFieldMap } from './error-fields.js';
 
-/** idle: connected, no server. waiting: queued for a server. active: bound to one. closed: gone. */
-export type ClientState = 'idle' | 'waiting' | 'active' | 'closed';
+/**
+ * starting: logged in, not yet told it is ready (the pool may need a server to learn its parameters or check the
+ * client's settings). idle: no server. waiting: queued for a server. active: bound to one. closed: gone.
+ */
+export type ClientState = 'starting' | 'idle' | 'waiting' | 'active' | 'closed';
 
 const NEXT: Record<ClientState, readonly ClientState[]> = {
+  starting: ['idle', 'waiting', 'active', 'closed'],
   idle: ['waiting', 'active', 'closed'],
   waiting: ['active', 'closed'],
   active: ['idle', 'closed'],
@@ -33,6 +38,13 @@ export interface ClientHost {
   cancelWait(client: PoolClient): void;
   /** The client let go of the server (transaction over, or client gone); `clean` says whether it can be reused. */
   checkin(server: PooledServer, clean: boolean): void;
+  /** Some server prepared this statement without error. */
+  isValidStatement(serverName: string): boolean;
+  /** Startup settings a server has not yet accepted for this pool (they must be tried before the login succeeds). */
+  unconfirmedSettings(settings: ReadonlyMap<string, string>): boolean;
+  settingsConfirmed(settings: ReadonlyMap<string, string>): void;
+  /** A bug in pgporter surfaced while serving this client (logged; the client alone is ended). */
+  internalError(err: unknown): void;
 }
 
 const READY_IDLE = readyForQuery('I');
@@ -41,10 +53,15 @@ const READY_IDLE = readyForQuery('I');
 const MAX_CLIENT_MESSAGE = 0x3fffffff;
 /** Queries longer than this cannot be DEALLOCATE/DISCARD and are streamed, not buffered. */
 const SHORT_QUERY = 600;
+/** How long an ending session waits for a server message being forwarded to finish before it just closes. */
+const END_WAIT_MS = 5000;
 
-export class PoolClient implements FrameSink {
-  state: ClientState = 'idle';
-  server: PooledServer | undefined;
+/** Message types a client may send once logged in; anything else would make the server end its connection. */
+const CLIENT_TYPES = new Set<number>([F.Bind, F.Close, F.CopyData, F.CopyDone, F.CopyFail, F.Describe, F.Execute, F.Flush, F.FunctionCall, F.Parse, F.Query, F.Sync, F.Terminate]);
+
+export class PoolClient implements FrameSink, ServerPeer {
+  private _state: ClientState = 'starting';
+  private _server: PooledServer | undefined;
   readonly socket: Socket;
   readonly out: Outbox;
   readonly framer: Framer;
@@ -52,7 +69,16 @@ export class PoolClient implements FrameSink {
   readonly want = new Map<string, string>();
   /** Values this client was last told in ParameterStatus. */
   private readonly seen = new Map<string, string>();
+  /** Startup settings (parameters and `options`), parsed once. */
+  private settings = new Map<string, string>();
+  /** Named statements by the client's own name. */
   private readonly statements = new Map<string, ClientStatement>();
+  /** The unnamed statement the client last parsed (PostgreSQL drops it at a simple Query or a failed Parse). */
+  private unnamed: ClientStatement | undefined;
+  /** An error pgporter answered itself, without a server: everything up to Sync is ignored, as the server would. */
+  private skipping = false;
+  /** An end waiting for the server message being forwarded to finish (never cut a DataRow in half). */
+  private pendingEnd: { err: ClientError; endedBy: SessionEnd['endedBy'] } | undefined;
   lastActive: number;
   waitingSince = 0;
   /** Paused because the server's socket is full. */
@@ -76,33 +102,43 @@ export class PoolClient implements FrameSink {
     this.done = new Promise<SessionEnd>((r) => (this.resolveEnd = r));
   }
 
+  get state(): ClientState {
+    return this._state;
+  }
+
+  /** The server serving this client right now (CancelRequest routing, timeouts). */
+  get server(): PooledServer | undefined {
+    return this._server;
+  }
+
   /** The one place a client changes state. */
   private setState(next: ClientState): void {
-    if (!NEXT[this.state].includes(next)) throw new Error(`client: illegal transition ${this.state} -> ${next}`);
-    this.state = next;
+    if (!NEXT[this._state].includes(next)) throw new Error(`client: illegal transition ${this._state} -> ${next}`);
+    this._state = next;
   }
 
   /**
-   * Before the client is told it is ready: the pool must know a server's parameters (one login the first time),
-   * so the client sees the ParameterStatus set a direct connection would show.
+   * Before the client is told it is ready. A server is needed when the pool does not yet know a server's parameters
+   * (so the client sees the ParameterStatus set a direct connection would show) or when a startup setting has not
+   * been accepted by a server yet: PostgreSQL refuses a login with a bad setting, and so does pgporter.
    */
   async initialise(): Promise<void> {
-    if (this.host.defaults === undefined) {
+    try {
+      this.settings = startupWants(this.session.params);
+    } catch (err) {
+      if (err instanceof OptionsError) throw new ClientError('STARTUP_OPTIONS_INVALID', err.message);
+      throw err;
+    }
+    if (this.host.defaults === undefined || this.host.unconfirmedSettings(this.settings)) {
       await new Promise<void>((resolve, reject) => {
         this.startup = { resolve, reject };
         const s = this.host.acquire(this);
         if (s) this.attach(s);
       });
-    }
-    const defaults = this.host.defaults ?? new Map<string, string>();
-    for (const [k, v] of defaults) this.want.set(k, v);
-    for (const [k, v] of startupWants(this.session.params)) this.want.set(k, v);
-    const sv = this.server;
-    if (sv) {
-      // Session mode keeps the server from the first login; transaction mode gives it back until the first query.
-      if (this.host.mode === 'session') sv.syncParams(this.want);
-      else this.detach(true);
-    }
+    } else this.fillWant();
+    // Session mode keeps the server it logged in with; transaction mode gives it back until the first query.
+    if (this._server && this.host.mode === 'transaction') this.detach(true);
+    if (this._state === 'starting') this.setState('idle');
   }
 
   /** Sends the ParameterStatus set, pgporter's BackendKeyData and ReadyForQuery, then relays until the client leaves. */
@@ -122,51 +158,57 @@ export class PoolClient implements FrameSink {
     s.on('close', this.onClose);
     s.on('end', this.onEnd);
     const pending = this.session.reader.detach();
-    if (pending.length) this.onData(pending);
+    if (pending.length) this.feed(pending);
     else this.flush();
-    if (this.state !== 'closed') this.updateReading();
+    this.updateReading();
   }
 
-  /** The server currently serving this client, for CancelRequest routing. */
-  currentServer(): PooledServer | undefined {
-    return this.server;
+  /** Ends the session with an error the client can read (FATAL), at a message boundary of what it is receiving. */
+  fail(err: ClientError, endedBy: SessionEnd['endedBy'] = 'pgporter'): void {
+    if (this.startup) return this.startupDone(err);
+    if (this._state === 'closed') return;
+    if (this._server?.framer.passing) {
+      // A server message is being forwarded to the client: the error goes after it (see atBoundary).
+      if (this.pendingEnd === undefined) {
+        this.pendingEnd = { err, endedBy };
+        setTimeout(() => this.finish(endedBy, err.message), END_WAIT_MS).unref();
+      }
+      return;
+    }
+    this.out.push(err.toErrorResponse());
+    this.finish(endedBy, err.message);
   }
 
   // --- pool side ---
 
   /** The pool hands this client a server. */
   attach(server: PooledServer): void {
-    if (this.state === 'closed') {
+    if (this._state === 'closed') {
       this.host.checkin(server, true);
       return;
     }
     this.setState('active');
-    this.server = server;
-    server.bind(this);
+    this._server = server;
+    if (this.startup) this.fillWant();
+    const syncing = server.bind(this, this.want);
     if (this.startup) {
-      const st = this.startup;
-      this.startup = undefined;
-      st.resolve();
+      if (!syncing) this.startupDone(undefined);
       return;
     }
-    if (this.framer.holding) {
-      this.serverFull = false;
-      this.framer.release();
-      this.flush();
-    }
-    this.updateReading();
+    if (!syncing) this.resumeReading();
+    else this.updateReading();
   }
 
   /** Gives the server back (transaction finished); `clean` is false when it owes replies or is mid-transaction. */
   detach(clean: boolean): void {
-    const sv = this.server;
+    const sv = this._server;
     if (!sv) return;
-    this.server = undefined;
+    this._server = undefined;
     this.serverFull = false;
     sv.unbind();
-    if (this.state === 'active') this.setState('idle');
+    if (this._state === 'active') this.setState('idle');
     this.host.checkin(sv, clean);
-    if (this.state !== 'closed') this.updateReading();
+    if (this._state !== 'closed') this.updateReading();
   }
 
   /** Queued: nothing is read from the client until a server arrives. */
@@ -176,6 +218,21 @@ export class PoolClient implements FrameSink {
     this.socket.pause();
   }
 
+  /** A NoticeResponse while the client waits (e.g. "waking the database"). */
+  notice(message: string): void {
+    if (this._state === 'closed') return;
+    this.out.push(noticeResponse(message));
+    this.flush();
+  }
+
+  /** The server died under this client. */
+  serverLost(): void {
+    this._server = undefined;
+    this.fail(new ClientError('SERVER_LOST', 'server closed the connection unexpectedly'), 'server');
+  }
+
+  // --- ServerPeer: what the bound server tells its client ---
+
   /** The server's ParameterStatus: the client follows its own SETs; it hears only about values it has not seen. */
   parameterStatus(name: string, value: string, buf: Buffer, start: number, end: number): void {
     this.want.set(name, value);
@@ -184,11 +241,31 @@ export class PoolClient implements FrameSink {
     this.out.range(buf, start, end);
   }
 
-  /** A NoticeResponse while the client waits (e.g. "waking the database"). */
-  notice(message: string): void {
-    if (this.state === 'closed') return;
-    this.out.push(noticeResponse(message));
-    this.flush();
+  serverReady(refused: ErrorFieldMap | undefined): void {
+    if (refused !== undefined) {
+      // The server changed nothing; this client cannot run with the settings it asked for.
+      const err = new ClientError('SETTING_REFUSED', refused.M ?? 'invalid setting', {
+        sqlstate: refused.C ?? '22023',
+        ...(refused.D !== undefined ? { detail: refused.D } : {}),
+        ...(refused.H !== undefined ? { hint: refused.H } : {}),
+      });
+      this.fail(err, 'client');
+      return;
+    }
+    if (this.startup) return this.startupDone(undefined);
+    this.resumeReading();
+  }
+
+  statementFailed(st: ClientStatement): void {
+    if (st.serverName === '') {
+      if (this.unnamed === st) this.unnamed = undefined;
+    } else if (this.statements.get(st.clientName) === st) this.statements.delete(st.clientName);
+  }
+
+  clientNameOf(serverName: string): string | undefined {
+    // Error path only: a linear search is fine.
+    for (const st of this.statements.values()) if (st.serverName === serverName) return st.clientName;
+    return undefined;
   }
 
   serverDrained(): void {
@@ -197,42 +274,23 @@ export class PoolClient implements FrameSink {
     this.updateReading();
   }
 
-  /** Ends the session with an error the client can read (FATAL). */
-  fail(err: ClientError, endedBy: SessionEnd['endedBy'] = 'pgporter'): void {
-    if (this.startup) {
-      const st = this.startup;
-      this.startup = undefined;
-      if (this.state === 'waiting') this.host.cancelWait(this);
-      if (this.state !== 'closed') this.setState('closed');
-      st.reject(err);
-      return;
-    }
-    if (this.state === 'closed') return;
-    this.out.push(err.toErrorResponse());
-    this.finish(endedBy, err.message);
-  }
-
-  /** The server died under this client. */
-  serverLost(): void {
-    this.server = undefined;
-    this.fail(new ClientError('SERVER_LOST', 'server closed the connection unexpectedly'), 'server');
+  atBoundary(): void {
+    const end = this.pendingEnd;
+    if (end === undefined) return;
+    this.pendingEnd = undefined;
+    this.out.push(end.err.toErrorResponse());
+    this.finish(end.endedBy, end.err.message);
   }
 
   // --- socket side ---
 
   private readonly onData = (chunk: Buffer): void => {
     this.lastActive = this.host.clock.now;
-    try {
-      this.framer.push(chunk);
-    } catch (err) {
-      this.fail(new ClientError('CLIENT_PROTOCOL', `invalid message from client: ${(err as Error).message}`), 'client');
-      return;
-    }
-    this.flush();
+    this.feed(chunk);
   };
 
   private readonly onDrain = (): void => {
-    const sv = this.server;
+    const sv = this._server;
     if (sv && sv.clientFull) {
       sv.clientFull = false;
       sv.socket.resume();
@@ -243,8 +301,36 @@ export class PoolClient implements FrameSink {
   private readonly onClose = (): void => this.finish('client', 'client closed the connection');
   private readonly onEnd = (): void => this.finish('client', 'client closed the connection');
 
+  /**
+   * The one place the client's bytes are processed (new bytes, or those held while it waited): whatever they make
+   * fail ends this client alone, never the process.
+   */
+  private feed(chunk: Buffer | undefined): void {
+    try {
+      if (chunk) this.framer.push(chunk);
+      else this.framer.release();
+    } catch (err) {
+      if (err instanceof FramingError) this.fail(new ClientError('CLIENT_PROTOCOL', `invalid message from client: ${err.message}`), 'client');
+      else {
+        this.host.internalError(err);
+        this.fail(new ClientError('INTERNAL', 'internal error in pgporter'), 'pgporter');
+      }
+      return;
+    }
+    this.flush();
+  }
+
+  /** A server is ready for the client's messages: process what was held for it. */
+  private resumeReading(): void {
+    if (this.framer.holding) {
+      this.serverFull = false;
+      this.feed(undefined);
+    }
+    this.updateReading();
+  }
+
   private flush(): void {
-    const sv = this.server;
+    const sv = this._server;
     if (sv && !sv.out.flush()) {
       this.serverFull = true;
       this.updateReading();
@@ -256,22 +342,50 @@ export class PoolClient implements FrameSink {
   }
 
   private updateReading(): void {
-    if (this.state === 'closed') return;
-    if (this.state === 'waiting' || this.serverFull) this.socket.pause();
+    if (this._state === 'closed' || this._state === 'starting') return;
+    if (this._state === 'waiting' || this.serverFull || this._server?.state === 'syncing') this.socket.pause();
     else this.socket.resume();
   }
 
-  private finish(endedBy: SessionEnd['endedBy'], reason: string): void {
-    if (this.state === 'closed') return;
-    const wasWaiting = this.state === 'waiting';
-    this.setState('closed');
-    this.framer.halt();
-    if (wasWaiting) this.host.cancelWait(this);
-    const sv = this.server;
+  /** The parameters this client wants: the pool's defaults overlaid with its startup settings. */
+  private fillWant(): void {
+    for (const [k, v] of this.host.defaults ?? new Map<string, string>()) this.want.set(k, v);
+    for (const [k, v] of this.settings) this.want.set(k, v);
+  }
+
+  private startupDone(err: ClientError | undefined): void {
+    const st = this.startup!;
+    this.startup = undefined;
+    if (err === undefined) {
+      this.host.settingsConfirmed(this.settings);
+      st.resolve();
+      return;
+    }
+    if (this._state === 'waiting') this.host.cancelWait(this);
+    const sv = this._server;
     if (sv) {
-      this.server = undefined;
+      this._server = undefined;
       sv.unbind();
       this.host.checkin(sv, sv.clean);
+    }
+    if (this._state !== 'closed') this.setState('closed');
+    st.reject(err);
+  }
+
+  private finish(endedBy: SessionEnd['endedBy'], reason: string): void {
+    if (this._state === 'closed') return;
+    const wasWaiting = this._state === 'waiting';
+    this.setState('closed');
+    this.pendingEnd = undefined;
+    // A client gone half-way through a message left the server a partial one: that server cannot be reused.
+    const clientMidMessage = this.framer.midMessage;
+    this.framer.halt();
+    if (wasWaiting) this.host.cancelWait(this);
+    const sv = this._server;
+    if (sv) {
+      this._server = undefined;
+      sv.unbind();
+      this.host.checkin(sv, sv.clean && !clientMidMessage);
     }
     this.out.flush();
     const s = this.socket;
@@ -289,33 +403,44 @@ export class PoolClient implements FrameSink {
   // --- FrameSink: the client's messages ---
 
   header(type: number, length: number): Act {
-    if (this.state === 'closed') return Act.Drop;
-    let sv = this.server;
+    if (this._state === 'closed') return Act.Drop;
+    if (type === F.Terminate) {
+      this.finish('client', 'client sent Terminate');
+      return Act.Drop;
+    }
+    if (!CLIENT_TYPES.has(type)) {
+      this.fail(new ClientError('CLIENT_PROTOCOL', `invalid frontend message type ${type}`), 'client');
+      return Act.Drop;
+    }
+    let sv = this._server;
     if (sv === undefined) {
+      if (this.skipping) {
+        if (type === F.Sync) {
+          this.skipping = false;
+          this.answerSync();
+        }
+        return Act.Drop;
+      }
       switch (type) {
-        case F.Terminate:
-          this.finish('client', 'client sent Terminate');
-          return Act.Drop;
-        case F.Parse:
-          return Act.Collect; // a named Parse needs no server yet (see message())
         case F.Sync:
           // Without a server everything before this Sync was answered here, outside any transaction.
-          this.host.stats.queries++;
-          this.out.push(READY_IDLE);
+          this.answerSync();
           return Act.Drop;
         case F.Flush:
         case F.CopyData:
         case F.CopyDone:
         case F.CopyFail:
           return Act.Drop; // nothing to flush or copy into without a server
+        case F.Parse:
+        case F.Close:
+          return Act.Collect; // may be answered without a server (see message())
       }
-      if (this.state === 'waiting') return Act.Hold;
-      sv = this.host.acquire(this);
+      if (this._state === 'waiting') return Act.Hold;
+      sv = this.take();
       if (sv === undefined) return Act.Hold;
-      this.attach(sv);
     }
-    // After an error in a batch the server ignores everything up to Sync; so does pgporter.
-    if (sv.errSkip && type !== F.Sync && type !== F.Terminate) return Act.Drop;
+    if (sv.state === 'syncing') return Act.Hold;
+    if (sv.skipping && type !== F.Sync) return Act.Drop;
     switch (type) {
       case F.Parse:
       case F.Bind:
@@ -327,55 +452,34 @@ export class PoolClient implements FrameSink {
         this.sentQuery(sv);
         return Act.Pass;
       case F.Sync:
-        this.host.stats.queries++;
-        // In copy-in mode the server ignores Sync: no ReadyForQuery will answer it.
-        if (!sv.copyIn) {
-          sv.expect.push(Exp.Sync);
-          sv.errSkip = false;
-          sv.gen++;
-        }
-        return Act.Pass;
-      case F.Execute:
-        sv.expect.push(Exp.Execute);
-        return Act.Pass;
       case F.FunctionCall:
         this.host.stats.queries++;
-        sv.expect.push(Exp.FunctionCall);
-        sv.gen++;
+        sv.sent(type);
         return Act.Pass;
-      case F.CopyDone:
-      case F.CopyFail:
-        if (sv.copyIn) sv.copyIn = false;
-        else sv.expect.push(Exp.CopyEnd);
-        return Act.Pass;
-      case F.Terminate:
-        this.finish('client', 'client sent Terminate');
-        return Act.Drop;
       default:
-        return Act.Pass; // Flush, CopyData; anything else the server judges
+        sv.sent(type); // Execute, CopyDone, CopyFail; Flush and CopyData ask for nothing
+        return Act.Pass;
     }
   }
 
   pass(buf: Buffer, start: number, end: number): void {
-    this.server?.out.range(buf, start, end);
+    this._server?.out.range(buf, start, end);
   }
 
   message(type: number, buf: Buffer, start: number, end: number): boolean {
-    let sv = this.server;
+    let sv = this._server;
     if (!sv) {
-      if (this.state === 'closed') return true;
-      // A named Parse without a server is only recorded and answered: it is prepared on whichever server first
-      // needs it. Clients that prepare synchronously (pgbench -M prepared) would otherwise wait for a server held by
-      // a transaction that cannot finish until they return.
-      if (type === F.Parse && end - start > 5 && buf[start + 5] !== 0) {
-        if (this.recordParse(buf, start, end)) this.out.push(PARSE_COMPLETE);
+      if (this._state === 'closed') return true;
+      if (type === F.Parse && this.parseWithoutServer(buf, start, end)) return true;
+      if (type === F.Close) {
+        this.closeWithoutServer(buf, start, end);
         return true;
       }
-      if (this.state === 'waiting') return false;
-      sv = this.host.acquire(this);
+      if (this._state === 'waiting') return false;
+      sv = this.take();
       if (sv === undefined) return false;
-      this.attach(sv);
     }
+    if (sv.state === 'syncing') return false;
     switch (type) {
       case F.Parse:
         this.onParse(sv, buf, start, end);
@@ -394,101 +498,164 @@ export class PoolClient implements FrameSink {
     return true;
   }
 
-  /** Remembers a named Parse under its server-side name; undefined (after failing the client) when malformed. */
-  private recordParse(buf: Buffer, start: number, end: number): ClientStatement | undefined {
-    const nameEnd = cstringEnd(buf, start + 5, end);
-    if (nameEnd < 0) {
-      this.protocolError('Parse');
-      return undefined;
-    }
-    const serverName = serverNameFor(buf, nameEnd + 1, end);
-    const st: ClientStatement = { serverName, parse: buildParse(serverName, buf.subarray(nameEnd + 1, end)) };
-    this.statements.set(buf.toString('utf8', start + 5, nameEnd), st);
-    return st;
+  /** A free server now (attached), or undefined when the client was queued. */
+  private take(): PooledServer | undefined {
+    const sv = this.host.acquire(this);
+    if (sv !== undefined) this.attach(sv);
+    return sv;
+  }
+
+  private answerSync(): void {
+    this.host.stats.queries++;
+    this.out.push(READY_IDLE);
   }
 
   private sentQuery(sv: PooledServer): void {
     this.host.stats.queries++;
-    sv.expect.push(Exp.Query);
-    sv.gen++;
+    this.unnamed = undefined; // a simple query drops the unnamed statement
+    sv.sent(F.Query);
   }
 
   private protocolError(what: string): void {
     this.fail(new ClientError('CLIENT_PROTOCOL', `invalid ${what} message`), 'client');
   }
 
-  /** Parse: unnamed passes through; named gets its server-side name, or a made-up ParseComplete if the server has it. */
+  /** A new statement of the client's: its server-side name (text, parameter types and search_path) and its Parse. */
+  private newStatement(clientName: string, buf: Buffer, nameEnd: number, end: number): ClientStatement {
+    const serverName = serverNameFor(buf, nameEnd + 1, end, this.want.get('search_path') ?? '');
+    return { clientName, serverName, parse: buildParse(serverName, buf.subarray(nameEnd + 1, end)) };
+  }
+
+  /**
+   * A named Parse while the client holds no server: answered here when PostgreSQL's answer is already known (the
+   * name is taken: 42P05; the same text was prepared without error before: ParseComplete), so a client that
+   * prepares synchronously does not wait for a server. Otherwise false: a server must judge it.
+   */
+  private parseWithoutServer(buf: Buffer, start: number, end: number): boolean {
+    const nameEnd = cstringEnd(buf, start + 5, end);
+    if (nameEnd < 0) {
+      this.protocolError('Parse');
+      return true;
+    }
+    if (nameEnd === start + 5) return false;
+    const name = buf.toString('utf8', start + 5, nameEnd);
+    if (this.statements.has(name)) {
+      this.out.push(errorResponse({ severity: 'ERROR', code: '42P05', message: `prepared statement "${name}" already exists` }));
+      this.skipping = true;
+      return true;
+    }
+    const st = this.newStatement(name, buf, nameEnd, end);
+    if (!this.host.isValidStatement(st.serverName)) return false;
+    this.statements.set(name, st);
+    this.out.push(PARSE_COMPLETE);
+    return true;
+  }
+
+  /** Close without a server: no portal outlives its transaction, and statements are the client's own to forget. */
+  private closeWithoutServer(buf: Buffer, start: number, end: number): void {
+    const nameEnd = cstringEnd(buf, start + 6, end);
+    if (end - start < 7 || nameEnd < 0) return this.protocolError('Close');
+    if (buf[start + 5] === 0x53) {
+      // 'S'
+      if (nameEnd === start + 6) this.unnamed = undefined;
+      else this.statements.delete(buf.toString('utf8', start + 6, nameEnd));
+    }
+    this.out.push(CLOSE_COMPLETE);
+  }
+
+  /** Parse: the unnamed one is forwarded and remembered; a named one gets its server-side name. */
   private onParse(sv: PooledServer, buf: Buffer, start: number, end: number): void {
     const nameEnd = cstringEnd(buf, start + 5, end);
     if (nameEnd < 0) return this.protocolError('Parse');
     if (nameEnd === start + 5) {
-      sv.expect.push(Exp.Parse);
-      sv.out.range(buf, start, end);
+      // Copied: the client may Bind it on another server after this transaction, long after the chunk is gone.
+      const st: ClientStatement = { clientName: '', serverName: '', parse: Buffer.from(buf.subarray(start, end)) };
+      this.unnamed = st;
+      sv.parseUnnamed(st, buf, start, end);
       return;
     }
-    const st = this.recordParse(buf, start, end);
-    if (st) sv.ensurePrepared(st, true);
+    const name = buf.toString('utf8', start + 5, nameEnd);
+    const existing = this.statements.get(name);
+    if (existing !== undefined) {
+      sv.parseDuplicate(existing, buildParse(existing.serverName, buf.subarray(nameEnd + 1, end)));
+      return;
+    }
+    const st = this.newStatement(name, buf, nameEnd, end);
+    this.statements.set(name, st);
+    sv.ensurePrepared(st, true);
   }
 
-  /** Bind: a named statement is prepared on this server first if needed, and the name rewritten. */
+  /** Bind: the statement is made present on this server first (named or unnamed), and a named one renamed. */
   private onBind(sv: PooledServer, buf: Buffer, start: number, end: number): void {
     const portalEnd = cstringEnd(buf, start + 5, end);
     const stmtEnd = portalEnd < 0 ? -1 : cstringEnd(buf, portalEnd + 1, end);
     if (stmtEnd < 0) return this.protocolError('Bind');
-    const st = stmtEnd === portalEnd + 1 ? undefined : this.statements.get(buf.toString('utf8', portalEnd + 1, stmtEnd));
-    if (st === undefined) {
-      sv.out.range(buf, start, end);
-    } else {
-      sv.ensurePrepared(st);
-      sv.out.push(buildBind(buf.subarray(start + 5, portalEnd + 1), st.serverName, buf.subarray(stmtEnd + 1, end)));
+    if (stmtEnd === portalEnd + 1) {
+      sv.useUnnamed(this.unnamed);
+      sv.forward(buf, start, end, Exp.Bind);
+      return;
     }
-    sv.expect.push(Exp.Bind);
+    const st = this.statements.get(buf.toString('utf8', portalEnd + 1, stmtEnd));
+    if (st === undefined) {
+      sv.forward(buf, start, end, Exp.Bind); // the server says it does not exist, in the client's words
+      return;
+    }
+    sv.ensurePrepared(st);
+    sv.send(buildBind(buf.subarray(start + 5, portalEnd + 1), st.serverName, buf.subarray(stmtEnd + 1, end)), Exp.Bind, st);
   }
 
-  /** Describe and Close: of a named statement, rewritten (Describe) or answered by pgporter (Close); portals pass through. */
+  /** Describe and Close: of a statement, made present (Describe) or forgotten (Close); portals pass through. */
   private onStatementMessage(sv: PooledServer, type: F.Describe | F.Close, buf: Buffer, start: number, end: number): void {
     const nameEnd = cstringEnd(buf, start + 6, end);
     if (end - start < 7 || nameEnd < 0) return this.protocolError(type === F.Describe ? 'Describe' : 'Close');
-    const isStatement = buf[start + 5] === 0x53; // 'S'
-    const name = isStatement && nameEnd > start + 6 ? buf.toString('utf8', start + 6, nameEnd) : undefined;
-    const st = name === undefined ? undefined : this.statements.get(name);
-    if (type === F.Close) {
-      if (st !== undefined) {
-        // Kept on the server: other clients may share it, and the LRU closes it when room is needed.
-        this.statements.delete(name!);
-        sv.synth(Exp.CloseSynth);
-        return;
-      }
-      sv.out.range(buf, start, end);
-      sv.expect.push(Exp.Close);
+    const reply = type === F.Describe ? Exp.Describe : Exp.Close;
+    if (buf[start + 5] !== 0x53) {
+      sv.forward(buf, start, end, reply); // a portal ('P'), or a bad subtype the server reports
       return;
     }
-    if (st !== undefined) {
-      sv.ensurePrepared(st);
-      sv.out.push(buildStatementMessage(F.Describe, st.serverName));
-    } else sv.out.range(buf, start, end);
-    sv.expect.push(Exp.Describe);
+    if (nameEnd === start + 6) {
+      if (type === F.Describe) {
+        sv.useUnnamed(this.unnamed);
+        sv.forward(buf, start, end, reply);
+      } else {
+        this.unnamed = undefined;
+        sv.closeUnnamed(buf, start, end);
+      }
+      return;
+    }
+    const name = buf.toString('utf8', start + 6, nameEnd);
+    const st = this.statements.get(name);
+    if (st === undefined) {
+      sv.forward(buf, start, end, reply);
+      return;
+    }
+    if (type === F.Close) {
+      // Kept on the server: other clients may share it, and the LRU closes it when room is needed.
+      this.statements.delete(name);
+      sv.synth(Exp.CloseSynth);
+      return;
+    }
+    sv.ensurePrepared(st);
+    sv.send(buildStatementMessage(F.Describe, st.serverName), Exp.Describe, st);
   }
 
   /** Query: DEALLOCATE and DISCARD ALL change the client's statements; everything else passes through. */
   private onQuery(sv: PooledServer, buf: Buffer, start: number, end: number): void {
     const cmd = statementCommand(buf, start + 5, end);
-    if (cmd === undefined) sv.out.range(buf, start, end);
-    else if (cmd.kind === 'deallocate') {
+    if (cmd?.kind === 'deallocate') {
       const st = this.statements.get(cmd.name);
       if (st) {
-        // This server may never have prepared it: prepare it first so the DEALLOCATE answers as it would directly.
-        sv.ensurePrepared(st);
+        sv.deallocate(st);
         this.statements.delete(cmd.name);
-        sv.statements.delete(st.serverName);
-        sv.out.push(buildQuery(`DEALLOCATE "${st.serverName}"`));
       } else sv.out.range(buf, start, end);
     } else {
-      this.statements.clear();
-      sv.statements.clear();
-      if (cmd.kind === 'discard-all') afterReset(sv.have, this.host.defaults ?? new Map());
+      if (cmd !== undefined) {
+        this.statements.clear();
+        sv.statementsDropped(cmd.kind === 'discard-all');
+      }
       sv.out.range(buf, start, end);
     }
     this.sentQuery(sv);
   }
 }
+

@@ -9,6 +9,8 @@ export const enum Exp {
   ParseSwallow,
   /** A client's Parse the server already had: pgporter makes up the ParseComplete. */
   ParseSynth,
+  /** A client's Parse of a name it already has, sent so the server answers 42P05 itself: fails, and changes nothing. */
+  ParseDup,
   Bind,
   Describe,
   Execute,
@@ -26,19 +28,21 @@ export const enum Exp {
   QuerySwallow,
   /** FunctionCall: its result and one ReadyForQuery. */
   FunctionCall,
+  /** The settings query pgporter sends while a server takes on a client's settings: swallowed, but its outcome decides. */
+  Settings,
   /** The client ended a COPY (CopyDone/CopyFail) before the server's CopyInResponse was seen. */
   CopyEnd,
 }
 
 /** True for entries answered by ReadyForQuery. */
 export function isSyncLike(e: Exp): boolean {
-  return e === Exp.Sync || e === Exp.Query || e === Exp.QuerySwallow || e === Exp.FunctionCall;
+  return e === Exp.Sync || e === Exp.Query || e === Exp.QuerySwallow || e === Exp.FunctionCall || e === Exp.Settings;
 }
 
-/** Ring buffer of expectation codes with an optional statement name each; no allocation per message. */
-export class ExpectQueue {
+/** Ring buffer of expectation codes with an optional tag each (the statement concerned); no allocation per message. */
+export class ExpectQueue<T> {
   private codes = new Uint8Array(64);
-  private names: (string | undefined)[] = new Array<string | undefined>(64);
+  private names: (T | undefined)[] = new Array<T | undefined>(64);
   private head = 0;
   private count = 0;
 
@@ -46,7 +50,7 @@ export class ExpectQueue {
     return this.count;
   }
 
-  push(code: Exp, name?: string): void {
+  push(code: Exp, name?: T): void {
     if (this.count === this.codes.length) this.grow();
     const i = (this.head + this.count) & (this.codes.length - 1);
     this.codes[i] = code;
@@ -59,7 +63,7 @@ export class ExpectQueue {
     return this.count === 0 ? 0 : (this.codes[this.head] as Exp);
   }
 
-  peekName(): string | undefined {
+  peekTag(): T | undefined {
     return this.count === 0 ? undefined : this.names[this.head];
   }
 
@@ -100,7 +104,7 @@ export class ExpectQueue {
     // Sizes stay powers of two so the index wraps with a mask.
     const size = this.codes.length;
     const codes = new Uint8Array(size * 2);
-    const names = new Array<string | undefined>(size * 2);
+    const names = new Array<T | undefined>(size * 2);
     for (let j = 0; j < this.count; j++) {
       codes[j] = this.codes[(this.head + j) & (size - 1)]!;
       names[j] = this.names[(this.head + j) & (size - 1)];

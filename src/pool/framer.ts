@@ -54,6 +54,11 @@ export class Framer {
     return this.pendBytes > 0 || this.left > 0;
   }
 
+  /** True while a message's bytes are being forwarded as they arrive: nothing else may be written to its destination. */
+  get passing(): boolean {
+    return this.left > 0 && this.leftAct === Act.Pass;
+  }
+
   get holding(): boolean {
     return this.held.length > 0;
   }

@@ -33,7 +33,49 @@ export function canonicalName(name: string): string {
   return CANONICAL.get(name.toLowerCase()) ?? name;
 }
 
-/** Parameters a client asked for at startup (including `-c name=value` in `options`), with canonical names. */
+/**
+ * Splits the startup `options` value as PostgreSQL's pg_split_opts does: words separated by white space, where a
+ * backslash makes the next character literal (`\ ` is a space, `\\` a backslash).
+ */
+export function splitOptions(options: string): string[] {
+  const out: string[] = [];
+  let i = 0;
+  const n = options.length;
+  const space = (c: string) => c === ' ' || c === '\t' || c === '\n' || c === '\r' || c === '\f' || c === '\v';
+  while (i < n) {
+    while (i < n && space(options[i]!)) i++;
+    if (i >= n) break;
+    let word = '';
+    let escaped = false;
+    for (; i < n; i++) {
+      const c = options[i]!;
+      if (space(c) && !escaped) break;
+      if (!escaped && c === '\\') escaped = true;
+      else {
+        escaped = false;
+        word += c;
+      }
+    }
+    out.push(word);
+  }
+  return out;
+}
+
+/** Why PostgreSQL would refuse a login's `options` (SQLSTATE 42601, as process_postgres_switches reports it). */
+export class OptionsError extends Error {}
+
+/** `name=value` of `-c name=value` or `--name=value`: dashes in the name become underscores, as ParseLongOption does. */
+function longOption(arg: string, flag: string): [string, string] {
+  const eq = arg.indexOf('=');
+  if (eq < 0) throw new OptionsError(flag === '-' ? `--${arg} requires a value` : `-c ${arg} requires a value`);
+  return [arg.slice(0, eq).replace(/-/g, '_'), arg.slice(eq + 1)];
+}
+
+/**
+ * Parameters a client asked for at startup, including those in `options`, with canonical names. Throws an
+ * OptionsError for `options` PostgreSQL would refuse. Only `-c` and `--name=value` are understood: the other
+ * postgres switches set server-level settings a client backend cannot change anyway.
+ */
 export function startupWants(params: ReadonlyMap<string, string>): Map<string, string> {
   const out = new Map<string, string>();
   for (const [k, v] of params) {
@@ -42,18 +84,17 @@ export function startupWants(params: ReadonlyMap<string, string>): Map<string, s
   }
   const options = params.get('options');
   if (options) {
-    // "-c a=b --c=d": the forms libpq documents; anything else in options is not a parameter and is ignored.
-    const tokens = options.split(/\s+/).filter(Boolean);
-    for (let i = 0; i < tokens.length; i++) {
-      let t = tokens[i]!;
-      if (t === '-c' && i + 1 < tokens.length) t = tokens[++i]!;
-      else if (t.startsWith('-c')) t = t.slice(2);
-      else if (t.startsWith('--')) t = t.slice(2);
-      else continue;
-      const eq = t.indexOf('=');
-      if (eq <= 0) continue;
-      const k = t.slice(0, eq).replace(/-/g, '_');
-      if (NAME.test(k) && !READ_ONLY.has(k)) out.set(canonicalName(k), t.slice(eq + 1));
+    const words = splitOptions(options);
+    for (let i = 0; i < words.length; i++) {
+      const w = words[i]!;
+      let kv: [string, string];
+      if (w === '-c') {
+        if (i + 1 >= words.length) throw new OptionsError('option requires an argument -- \'c\'');
+        kv = longOption(words[++i]!, 'c');
+      } else if (w.startsWith('-c')) kv = longOption(w.slice(2), 'c');
+      else if (w.startsWith('--') && w.length > 2) kv = longOption(w.slice(2), '-');
+      else throw new OptionsError(`invalid command-line argument for server process: ${w}`);
+      if (!READ_ONLY.has(kv[0])) out.set(canonicalName(kv[0]), kv[1]);
     }
   }
   return out;
@@ -64,29 +105,40 @@ function literal(v: string): string {
   return `E'${v.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
 }
 
+/** What one settings statement changes on a server, applied to its record only once the server confirmed it. */
+export interface ParamChange {
+  readonly sql: string;
+  readonly sets: ReadonlyArray<readonly [string, string]>;
+  readonly resets: readonly string[];
+}
+
 /**
- * The SQL that gives a server the client's parameters, or undefined when it has them already. Records the new
- * values in `have` (reported parameters are corrected by the ParameterStatus the server then sends).
- * `defaults` are the values a fresh server reports; parameters someone else set that the client did not ask for are RESET.
+ * The statement that gives a server the client's parameters, or undefined when it has them already. `have` is not
+ * changed here: see applyChange. `defaults` are the values a fresh server reports; parameters someone else set
+ * that the client did not ask for are RESET. The statement runs as one implicit transaction: if any part fails,
+ * none of it took effect.
  */
-export function syncStatement(want: ReadonlyMap<string, string>, have: Map<string, string>, defaults: ReadonlyMap<string, string>): string | undefined {
-  const sets: string[] = [];
+export function syncStatement(want: ReadonlyMap<string, string>, have: ReadonlyMap<string, string>, defaults: ReadonlyMap<string, string>): ParamChange | undefined {
+  const sets: [string, string][] = [];
   const resets: string[] = [];
   for (const [k, v] of want) {
     if (READ_ONLY.has(k) || have.get(k) === v) continue;
-    sets.push(`pg_catalog.set_config(${literal(k)}, ${literal(v)}, false)`);
-    have.set(k, v);
+    sets.push([k, v]);
   }
   for (const k of have.keys()) {
     if (want.has(k) || defaults.has(k) || READ_ONLY.has(k)) continue;
-    resets.push(`RESET "${k.replace(/"/g, '""')}"`);
-    have.delete(k);
+    resets.push(k);
   }
   if (!sets.length && !resets.length) return undefined;
-  const parts: string[] = [];
-  if (resets.length) parts.push(...resets);
-  if (sets.length) parts.push(`SELECT ${sets.join(', ')}`);
-  return parts.join('; ');
+  const parts = resets.map((k) => `RESET "${k.replace(/"/g, '""')}"`);
+  if (sets.length) parts.push(`SELECT ${sets.map(([k, v]) => `pg_catalog.set_config(${literal(k)}, ${literal(v)}, false)`).join(', ')}`);
+  return { sql: parts.join('; '), sets, resets };
+}
+
+/** Records a confirmed ParamChange (reported parameters are corrected by the ParameterStatus the server sent). */
+export function applyChange(have: Map<string, string>, change: ParamChange): void {
+  for (const k of change.resets) have.delete(k);
+  for (const [k, v] of change.sets) have.set(k, v);
 }
 
 /** Forgets values set by clients that a reset (DISCARD ALL, RESET ALL) put back to defaults and that the server does not report. */

@@ -30,6 +30,7 @@ export interface PoolBackendOptions {
 export class PoolBackend implements Backend {
   private readonly pools = new Map<string, Pool>();
   private readonly keys = new CancelKeys();
+  private readonly sessions = new Map<number, PoolClient>();
   private readonly clientsByTenant = new Map<string, number>();
   private readonly totals = new Map<string, TenantTotals>();
   private clientsTotal = 0;
@@ -86,10 +87,11 @@ export class PoolBackend implements Backend {
     pool.secret = session.secret;
     const client = new PoolClient(session, pool);
     pool.clients.add(client);
+    this.sessions.set(session.id, client);
     const key = this.keys.allocate({
       tenantId: session.tenant.id,
       current: () => {
-        const s = client.currentServer();
+        const s = client.server;
         return s ? { target: s.target, key: s.key } : undefined;
       },
     });
@@ -100,7 +102,15 @@ export class PoolBackend implements Backend {
     } finally {
       this.keys.release(key.pid);
       pool.clients.delete(client);
+      this.sessions.delete(session.id);
     }
+  }
+
+  endSession(sessionId: number, err: ClientError): boolean {
+    const client = this.sessions.get(sessionId);
+    if (client === undefined) return false;
+    client.fail(err, 'pgporter');
+    return true;
   }
 
   cancelTarget(pid: number, secret: number): CancelTarget | undefined {

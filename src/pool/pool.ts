@@ -11,6 +11,9 @@ import { PooledServer, type ServerHost } from './server.js';
 import type { ClientHost, PoolClient } from './client.js';
 import type { PoolMetrics, TenantTotals } from './pool-metrics.js';
 
+/** Most statement names and settings a pool remembers as valid before it starts over. */
+const MAX_REMEMBERED = 10_000;
+
 /** What every pool shares from the backend that owns it. */
 export interface PoolContext {
   readonly clock: { now: number };
@@ -48,6 +51,10 @@ export class Pool implements ServerHost, ClientHost {
   private opening = 0;
   private waking: Promise<void> | undefined;
   private closed = false;
+  /** Server-side statement names some server prepared without error (bounded: cleared when full). */
+  private readonly validStatements = new Set<string>();
+  /** Startup settings (`name\0value`) a server has accepted for this pool (bounded likewise). */
+  private readonly validSettings = new Set<string>();
   private readonly log: Logger;
 
   constructor(
@@ -109,6 +116,36 @@ export class Pool implements ServerHost, ClientHost {
     return undefined;
   }
 
+  isValidStatement(serverName: string): boolean {
+    return this.validStatements.has(serverName);
+  }
+
+  statementValid(serverName: string): void {
+    if (this.validStatements.size >= MAX_REMEMBERED) this.validStatements.clear();
+    this.validStatements.add(serverName);
+  }
+
+  unconfirmedSettings(settings: ReadonlyMap<string, string>): boolean {
+    for (const [k, v] of settings) {
+      // Any text is a valid application_name: no need to ask a server.
+      if (k === 'application_name' || this.defaults?.get(k) === v) continue;
+      if (!this.validSettings.has(`${k}\0${v}`)) return true;
+    }
+    return false;
+  }
+
+  settingsConfirmed(settings: ReadonlyMap<string, string>): void {
+    for (const [k, v] of settings) {
+      if (this.validSettings.size >= MAX_REMEMBERED) this.validSettings.clear();
+      this.validSettings.add(`${k}\0${v}`);
+    }
+  }
+
+  internalError(err: unknown): void {
+    this.ctx.metrics.errors.inc({ tenant: this.tenant.id, kind: 'internal' });
+    this.log.error({ err }, 'internal error serving a client; that client was ended');
+  }
+
   cancelWait(_client: PoolClient): void {
     // The queue entry stays and is skipped when reached; closed clients never wait again.
     this.waiting--;
@@ -121,8 +158,13 @@ export class Pool implements ServerHost, ClientHost {
       server.close(why);
       return;
     }
+    // Back through serverFree once the reset is answered.
     if (this.mode === 'session' && server.state === 'active') {
-      server.reset(this.cfg.resetQuery); // back through serverFree once the reset is answered
+      server.reset(this.cfg.resetQuery, true);
+      return;
+    }
+    if (server.needsReset) {
+      server.resetSettings();
       return;
     }
     this.offer(server);
@@ -150,7 +192,7 @@ export class Pool implements ServerHost, ClientHost {
     this.log.debug({ event: 'server_closed', reason, serverPid: server.key.pid, hadClient: !!c }, 'server connection closed');
     if (c) {
       this.ctx.metrics.errors.inc({ tenant: this.tenant.id, kind: 'server_lost' });
-      server.client = undefined;
+      server.unbind();
       c.serverLost();
     }
     if (!this.closed) this.pump();
@@ -170,7 +212,7 @@ export class Pool implements ServerHost, ClientHost {
 
   /** A free server goes to the longest-waiting client, or onto the idle stack. */
   private offer(server: PooledServer): void {
-    if (server.state !== 'idle') server.setState('idle');
+    server.toIdle();
     const c = this.nextWaiter();
     if (c) this.give(c, server);
     else {
@@ -319,7 +361,7 @@ export class Pool implements ServerHost, ClientHost {
       for (const c of this.clients) {
         const sv = c.server;
         const quiet = now - c.lastActive;
-        if (sv && cfg.idleTransactionTimeout > 0 && sv.status !== 0x49 && sv.expect.length === 0 && quiet > cfg.idleTransactionTimeout) {
+        if (sv && cfg.idleTransactionTimeout > 0 && sv.idleInTransaction && quiet > cfg.idleTransactionTimeout) {
           this.ctx.metrics.errors.inc({ tenant: this.tenant.id, kind: 'idle_transaction_timeout' });
           c.fail(new ClientError('IDLE_IN_TRANSACTION_TIMEOUT', 'terminating connection due to idle-in-transaction timeout'));
         } else if (cfg.clientIdleTimeout > 0 && quiet > cfg.clientIdleTimeout && (c.state === 'idle' || (sv !== undefined && sv.clean))) {

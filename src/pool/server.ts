@@ -1,4 +1,4 @@
-// One pooled server connection: reads the server's replies, forwards or swallows each by what it answers, and tells the pool when it is free.
+// One pooled server connection: owns its protocol state (what it still owes, which statements it holds, its settings), forwards or swallows each reply, and tells the pool when it is free.
 // Message flow: https://www.postgresql.org/docs/current/protocol-flow.html
 import type { Socket } from 'node:net';
 import { Backend as B, Frontend as F } from '../protocol/index.js';
@@ -6,18 +6,20 @@ import type { ServerConnection, ServerKey, UpstreamTarget } from '../upstream/in
 import { Act, Framer, type FrameSink } from './framer.js';
 import { Outbox } from './outbox.js';
 import { Exp, ExpectQueue, isSyncLike } from './expect-queue.js';
-import { StatementCache, buildQuery, buildStatementMessage, type ClientStatement } from './statements.js';
-import { afterReset, parameterStatusBody, syncStatement } from './params.js';
-import type { PoolClient } from './client.js';
+import { CLOSE_UNNAMED, StatementCache, buildQuery, buildStatementMessage, rewriteStatementNames, type ClientStatement } from './statements.js';
+import { afterReset, applyChange, parameterStatusBody, syncStatement, type ParamChange } from './params.js';
+import { errorFields, type ErrorFieldMap } from './error-fields.js';
 
 /**
- * idle: in the pool's idle stack. active: bound to a client. resetting: running the reset query before going back
- * (session mode). closed: gone.
+ * idle: in the pool's idle stack. syncing: bound to a client, taking on its settings; the client's messages wait
+ * until the server confirmed them. active: serving its client. resetting: running a reset before going back to the
+ * pool, unbound. closed: gone.
  */
-export type ServerState = 'idle' | 'active' | 'resetting' | 'closed';
+export type ServerState = 'idle' | 'syncing' | 'active' | 'resetting' | 'closed';
 
 const NEXT: Record<ServerState, readonly ServerState[]> = {
-  idle: ['active', 'closed'],
+  idle: ['syncing', 'active', 'closed'],
+  syncing: ['active', 'closed'],
   active: ['idle', 'resetting', 'closed'],
   resetting: ['idle', 'closed'],
   closed: [],
@@ -32,38 +34,76 @@ export interface ServerHost {
   serverFree(server: PooledServer): void;
   /** The server's connection is gone. */
   serverClosed(server: PooledServer, reason: string): void;
+  /** A statement was prepared successfully: its text is valid for this pool's clients. */
+  statementValid(serverName: string): void;
   debug(msg: string, extra?: Record<string, unknown>): void;
+}
+
+/** What a server tells the client bound to it. */
+export interface ServerPeer {
+  readonly out: Outbox;
+  /** The server's ParameterStatus (buf[start, end) is the whole message). */
+  parameterStatus(name: string, value: string, buf: Buffer, start: number, end: number): void;
+  /** The server took on the client's settings (undefined) or refused them (the server's error fields). */
+  serverReady(refused: ErrorFieldMap | undefined): void;
+  /** A statement the client itself parsed was not created (its Parse failed or was skipped after an error). */
+  statementFailed(st: ClientStatement): void;
+  /** The client's name for a server-side statement name, for error texts. */
+  clientNameOf(serverName: string): string | undefined;
+  serverDrained(): void;
+  /** About to start forwarding a new message: the client may end its session here, at a message boundary. */
+  atBoundary(): void;
+  /** The client's framer: a server must not change hands while the client is half-way through a message. */
+  readonly framer: { readonly midMessage: boolean };
+  /** The transaction is over: give the server back. */
+  detach(clean: boolean): void;
+  /** This server's connection died under the client. */
+  serverLost(): void;
 }
 
 const ST_IDLE = 0x49; // 'I'
 
 // Replies pgporter makes up in place of the server's (constant frames, built once).
 export const PARSE_COMPLETE = Buffer.from([B.ParseComplete, 0, 0, 0, 4]);
-const CLOSE_COMPLETE = Buffer.from([B.CloseComplete, 0, 0, 0, 4]);
+export const CLOSE_COMPLETE = Buffer.from([B.CloseComplete, 0, 0, 0, 4]);
 
 /** Largest message accepted from a server (PostgreSQL's own limit is 1 GB). */
 const MAX_SERVER_MESSAGE = 0x3fffffff;
 
+/** The unnamed statement on a server: a client's (by identity), known to be none, or unknown (a message was skipped). */
+type Unnamed = ClientStatement | 'none' | 'unknown';
+
+/** Reset run in transaction mode after a client changed session settings with SET (prepared statements survive it). */
+const RESET_SETTINGS = 'RESET ALL';
+
 export class PooledServer implements FrameSink {
-  state: ServerState = 'idle';
-  client: PoolClient | undefined;
+  private _state: ServerState = 'idle';
+  private _client: ServerPeer | undefined;
   readonly socket: Socket;
   readonly key: ServerKey;
   readonly target: UpstreamTarget;
   readonly out: Outbox;
   readonly framer: Framer;
-  readonly expect = new ExpectQueue();
-  readonly statements: StatementCache;
-  /** Current parameter values: the server's reports plus what pgporter set. */
+  private readonly expect = new ExpectQueue<ClientStatement | string>();
+  private readonly statements: StatementCache;
+  /** Current parameter values: the server's reports plus what pgporter set and the server confirmed. */
   readonly have: Map<string, string>;
   /** Status byte of the last ReadyForQuery. */
-  status = ST_IDLE;
+  private status = ST_IDLE;
   /** After an error in an extended-query batch the server skips everything up to the next Sync. */
-  errSkip = false;
+  private errSkip = false;
   /** The server is in copy-in mode: it ignores Sync and Flush until CopyDone or CopyFail. */
-  copyIn = false;
+  private copyIn = false;
   /** Batch number, bumped per Sync or Query sent: statements used by the current batch are not evicted. */
-  gen = 1;
+  private gen = 1;
+  private unnamed: Unnamed = 'none';
+  /** Settings sent while syncing, applied to `have` once the server confirmed them. */
+  private pendingChange: ParamChange | undefined;
+  private settingsRefused: ErrorFieldMap | undefined;
+  /** A client ran SET/RESET here (transaction mode): session settings must be reset before the next client. */
+  private sessionChanged = false;
+  /** Whether the reset under way drops prepared statements (session mode's reset query) or not (RESET ALL). */
+  private resetDropsStatements = false;
   /** Paused because the client's socket is full. */
   clientFull = false;
   readonly openedAt: number;
@@ -72,6 +112,7 @@ export class PooledServer implements FrameSink {
   /** Close instead of reusing when next free (lifetime passed, tenant suspending). */
   retire = false;
   private freeDue = false;
+  private closeReason = 'server closed the connection';
 
   constructor(
     conn: ServerConnection,
@@ -100,10 +141,18 @@ export class PooledServer implements FrameSink {
     this.socket.resume();
   }
 
+  get state(): ServerState {
+    return this._state;
+  }
+
+  get client(): ServerPeer | undefined {
+    return this._client;
+  }
+
   /** The one place a server changes state. */
-  setState(next: ServerState): void {
-    if (!NEXT[this.state].includes(next)) throw new Error(`server: illegal transition ${this.state} -> ${next}`);
-    this.state = next;
+  private setState(next: ServerState): void {
+    if (!NEXT[this._state].includes(next)) throw new Error(`server: illegal transition ${this._state} -> ${next}`);
+    this._state = next;
   }
 
   /** Nothing owed, not in a transaction, not mid-COPY: safe to hand to another client. */
@@ -111,53 +160,160 @@ export class PooledServer implements FrameSink {
     return this.expect.length === 0 && this.status === ST_IDLE && !this.copyIn && !this.errSkip && !this.framer.midMessage;
   }
 
+  /** Inside a transaction with nothing outstanding: the client is idle in transaction. */
+  get idleInTransaction(): boolean {
+    return this.status !== ST_IDLE && this.expect.length === 0;
+  }
+
+  /** After an error in a batch the server ignores everything up to Sync; so does pgporter. */
+  get skipping(): boolean {
+    return this.errSkip;
+  }
+
   get alive(): boolean {
-    return this.state !== 'closed' && !this.socket.destroyed;
+    return this._state !== 'closed' && !this.socket.destroyed;
   }
 
-  /** Binds to a client and queues what makes this server's parameters match the client's. */
-  bind(client: PoolClient): void {
-    this.setState('active');
-    this.client = client;
-    this.syncParams(client.want);
+  /** Must run a reset before another client may use it (a client changed session settings in transaction mode). */
+  get needsReset(): boolean {
+    return this.sessionChanged;
   }
 
-  /** Sends SET/RESET (swallowed) when the client's parameters differ from this server's. */
-  syncParams(want: ReadonlyMap<string, string>): void {
-    const sql = syncStatement(want, this.have, this.host.defaults ?? new Map());
-    if (sql === undefined) return;
-    this.inject(sql);
+  // --- the pool's side ---
+
+  /** Put back on the idle stack. */
+  toIdle(): void {
+    if (this._state !== 'idle') this.setState('idle');
+  }
+
+  /**
+   * Binds to a client. When the client's settings differ from this server's, they are sent first and the server is
+   * `syncing` until it confirms them (the client holds its messages and hears `serverReady`); returns true then.
+   */
+  bind(client: ServerPeer, want: ReadonlyMap<string, string>): boolean {
+    this._client = client;
+    const change = syncStatement(want, this.have, this.host.defaults ?? new Map());
+    if (change === undefined) {
+      this.setState('active');
+      return false;
+    }
+    this.setState('syncing');
+    this.pendingChange = change;
+    this.settingsRefused = undefined;
+    this.inject(change.sql, Exp.Settings);
+    this.out.flush();
+    return true;
   }
 
   /** Unbinds from its client (the client has already dropped its reference). */
   unbind(): void {
-    this.client = undefined;
+    this._client = undefined;
     if (this.clientFull) {
       this.clientFull = false;
       this.socket.resume();
     }
   }
 
-  /** Session mode: runs the reset query, then goes back to the pool. */
-  reset(resetQuery: string): void {
+  /**
+   * Runs a reset, then goes back to the pool through serverFree. `dropsStatements`: the query may deallocate
+   * prepared statements (session mode's configurable reset query), so the statement cache is cleared.
+   */
+  reset(sql: string, dropsStatements: boolean): void {
     this.unbind();
+    if (this._state === 'syncing') this.setState('active');
     this.setState('resetting');
-    this.inject(resetQuery);
+    this.resetDropsStatements = dropsStatements;
+    this.sessionChanged = false;
+    this.inject(sql, Exp.QuerySwallow);
     this.out.flush();
   }
 
-  /** Sends a query whose replies are all swallowed. */
-  inject(sql: string): void {
-    this.out.push(buildQuery(sql));
-    this.expect.push(Exp.QuerySwallow);
-    this.gen++;
+  /** Transaction mode: the reset that puts back session settings a client changed with SET. */
+  resetSettings(): void {
+    this.reset(RESET_SETTINGS, false);
   }
 
-  /** A reply pgporter makes up (statement already prepared here, or kept for others): emitted in order. */
-  synth(code: Exp.ParseSynth | Exp.CloseSynth): void {
-    if (this.errSkip) return; // the server would have skipped the message: no reply
-    if (this.expect.length === 0) this.client?.out.push(code === Exp.ParseSynth ? PARSE_COMPLETE : CLOSE_COMPLETE);
-    else this.expect.push(code);
+  close(reason: string): void {
+    if (this._state === 'closed') return;
+    this.host.debug('closing server connection', { reason, serverPid: this.key.pid });
+    this.closeReason = reason;
+    this.socket.destroy();
+  }
+
+  // --- what the client tells it it sent ---
+
+  /** A client message forwarded as it is (bytes already queued or passing), with the reply it asks for. */
+  sent(type: number): void {
+    switch (type) {
+      case F.Sync:
+        // In copy-in mode the server ignores Sync: no ReadyForQuery will answer it.
+        if (!this.copyIn) {
+          this.expect.push(Exp.Sync);
+          this.errSkip = false;
+          this.gen++;
+        }
+        return;
+      case F.Execute:
+        this.expect.push(Exp.Execute);
+        return;
+      case F.FunctionCall:
+        this.expect.push(Exp.FunctionCall);
+        this.gen++;
+        return;
+      case F.Query:
+        // A simple query replaces the unnamed statement (PostgreSQL drops it first).
+        this.expect.push(Exp.Query);
+        this.unnamed = 'none';
+        this.gen++;
+        return;
+      case F.CopyDone:
+      case F.CopyFail:
+        if (this.copyIn) this.copyIn = false;
+        else this.expect.push(Exp.CopyEnd);
+        return;
+    }
+  }
+
+  /** A client message forwarded from buf[start, end) that expects `reply` (Bind, Describe or Close of a portal). */
+  forward(buf: Buffer, start: number, end: number, reply: Exp, tag?: ClientStatement): void {
+    this.out.range(buf, start, end);
+    this.expect.push(reply, tag);
+  }
+
+  /** A message pgporter built for the client (a rewritten Bind or Describe), expecting `reply`. */
+  send(msg: Buffer, reply: Exp, tag?: ClientStatement): void {
+    this.out.push(msg);
+    this.expect.push(reply, tag);
+  }
+
+  /** The client's Parse of the unnamed statement, forwarded: the unnamed statement here is now the client's. */
+  parseUnnamed(st: ClientStatement, buf: Buffer, start: number, end: number): void {
+    this.out.range(buf, start, end);
+    this.expect.push(Exp.Parse, st);
+    this.unnamed = st;
+  }
+
+  /**
+   * Before a Bind or Describe of the unnamed statement: makes it the client's own (`st`), or none when the client
+   * has none, so a client never runs what another client left here.
+   */
+  useUnnamed(st: ClientStatement | undefined): void {
+    if (st !== undefined) {
+      if (this.unnamed === st) return;
+      this.out.push(st.parse);
+      this.expect.push(Exp.ParseSwallow, st);
+      this.unnamed = st;
+    } else if (this.unnamed !== 'none') {
+      this.out.push(CLOSE_UNNAMED);
+      this.expect.push(Exp.CloseSwallow);
+      this.unnamed = 'none';
+    }
+  }
+
+  /** The client closed its unnamed statement (Close 'S' ""), forwarded from buf[start, end). */
+  closeUnnamed(buf: Buffer, start: number, end: number): void {
+    this.forward(buf, start, end, Exp.Close);
+    this.unnamed = 'none';
   }
 
   /**
@@ -172,12 +328,53 @@ export class PooledServer implements FrameSink {
     }
     this.makeRoom();
     this.out.push(st.parse);
-    this.expect.push(answer ? Exp.Parse : Exp.ParseSwallow, st.serverName);
+    this.expect.push(answer ? Exp.Parse : Exp.ParseSwallow, st);
     this.statements.touch(st.serverName, this.gen);
   }
 
+  /**
+   * The client prepared a name it already has: the server answers the second Parse (sent under the first one's
+   * server-side name, which it holds) with its own 42P05, so the error, the skip to Sync and the transaction state
+   * are PostgreSQL's; the name in the text is put back to the client's.
+   */
+  parseDuplicate(existing: ClientStatement, parse: Buffer): void {
+    this.ensurePrepared(existing);
+    this.out.push(parse);
+    this.expect.push(Exp.ParseDup, existing);
+  }
+
+  /** A reply pgporter makes up (statement already prepared here, or kept for others): emitted in order. */
+  synth(code: Exp.ParseSynth | Exp.CloseSynth): void {
+    if (this.errSkip) return; // the server would have skipped the message: no reply
+    if (this.expect.length === 0) this._client?.out.push(code === Exp.ParseSynth ? PARSE_COMPLETE : CLOSE_COMPLETE);
+    else this.expect.push(code);
+  }
+
+  /** The client's DEALLOCATE of one statement: prepared here first if needed, so it answers as it would directly. */
+  deallocate(st: ClientStatement): void {
+    this.ensurePrepared(st);
+    this.statements.delete(st.serverName);
+    this.out.push(buildQuery(`DEALLOCATE "${st.serverName}"`));
+  }
+
+  /** The client's DEALLOCATE ALL or DISCARD ALL (forwarded by the caller): every statement here is gone. */
+  statementsDropped(discardAll: boolean): void {
+    this.statements.clear();
+    if (discardAll) afterReset(this.have, this.host.defaults ?? new Map());
+  }
+
+  // --- internals ---
+
+  /** Sends a query whose replies are all swallowed. */
+  private inject(sql: string, code: Exp.QuerySwallow | Exp.Settings): void {
+    this.out.push(buildQuery(sql));
+    this.expect.push(code);
+    this.unnamed = 'none';
+    this.gen++;
+  }
+
   /** Closes the least recently used statement when the cache is full (the CloseComplete is swallowed). */
-  makeRoom(): void {
+  private makeRoom(): void {
     const victim = this.statements.evictable(this.gen);
     if (victim === undefined) return;
     this.statements.delete(victim);
@@ -185,28 +382,19 @@ export class PooledServer implements FrameSink {
     this.expect.push(Exp.CloseSwallow, victim);
   }
 
-  close(reason: string): void {
-    if (this.state === 'closed') return;
-    this.host.debug('closing server connection', { reason, serverPid: this.key.pid });
-    this.closeReason = reason;
-    this.socket.destroy();
-  }
-
-  private closeReason = 'server closed the connection';
-
   private readonly onError = (err: Error): void => {
     this.closeReason = `server socket error: ${err.message}`;
   };
 
   private readonly onClose = (): void => {
-    if (this.state === 'closed') return;
-    this.state = 'closed';
+    if (this._state === 'closed') return;
+    this._state = 'closed';
     this.framer.halt();
     this.host.serverClosed(this, this.closeReason);
   };
 
   private readonly onDrain = (): void => {
-    this.client?.serverDrained();
+    this._client?.serverDrained();
   };
 
   private readonly onData = (chunk: Buffer): void => {
@@ -216,20 +404,22 @@ export class PooledServer implements FrameSink {
       this.close(`unreadable data from server: ${(err as Error).message}`);
       return;
     }
-    const c = this.client;
+    const c = this._client;
     if (c && !c.out.flush()) {
       this.clientFull = true;
       this.socket.pause();
     }
     if (this.freeDue) {
       this.freeDue = false;
-      if (this.clean && this.state !== 'closed') this.host.serverFree(this);
+      if (this.clean && this._state !== 'closed') this.host.serverFree(this);
     }
   };
 
   // --- FrameSink: the server's replies ---
 
   header(type: number): Act {
+    const c = this._client;
+    if (c) c.atBoundary();
     switch (type) {
       case B.DataRow:
       case 0x64: // CopyData 'd'
@@ -237,14 +427,20 @@ export class PooledServer implements FrameSink {
       case B.NoticeResponse:
       case B.NotificationResponse:
       case 0x56: // FunctionCallResponse 'V'
-        return this.client === undefined || this.expect.peek() === Exp.QuerySwallow ? Act.Drop : Act.Pass;
+        return this._client === undefined || this.swallowing ? Act.Drop : Act.Pass;
       default:
         return Act.Collect;
     }
   }
 
+  /** Replies to a query pgporter injected are not the client's. */
+  private get swallowing(): boolean {
+    const h = this.expect.peek();
+    return h === Exp.QuerySwallow || h === Exp.Settings;
+  }
+
   pass(buf: Buffer, start: number, end: number): void {
-    this.client?.out.range(buf, start, end);
+    this._client?.out.range(buf, start, end);
   }
 
   message(type: number, buf: Buffer, start: number, end: number): boolean {
@@ -252,10 +448,14 @@ export class PooledServer implements FrameSink {
     return true;
   }
 
+  private toClient(buf: Buffer, start: number, end: number): void {
+    this._client?.out.range(buf, start, end);
+  }
+
   private reply(type: number, buf: Buffer, start: number, end: number): void {
     const q = this.expect;
     const head = q.peek();
-    const c = this.client;
+    const c = this._client;
     switch (type) {
       case B.ReadyForQuery: {
         this.status = buf[start + 5]!;
@@ -268,7 +468,8 @@ export class PooledServer implements FrameSink {
           }
         }
         this.copyIn = false;
-        if (answered !== Exp.QuerySwallow && c) {
+        if (answered === Exp.Settings) this.settingsDone();
+        else if (answered !== Exp.QuerySwallow && c) {
           c.out.range(buf, start, end);
           if (this.status === ST_IDLE) this.host.stats.transactions++;
         }
@@ -276,64 +477,46 @@ export class PooledServer implements FrameSink {
         if (q.length === 0) this.settled();
         return;
       }
-      case B.ErrorResponse: {
-        if (head === Exp.QuerySwallow) this.host.debug('injected query failed', { serverPid: this.key.pid, error: errorText(buf, start, end) });
-        else if (c) c.out.range(buf, start, end);
-        else if (this.state === 'idle') {
-          // An idle server only speaks to say it is going away (admin shutdown, terminated backend).
-          this.close('server sent an error while idle');
-          return;
-        }
-        this.copyIn = false;
-        if (head === 0 || head === Exp.Query || head === Exp.QuerySwallow || head === Exp.FunctionCall) return;
-        // Extended query: the server now skips everything up to the next Sync; forget what it will not answer.
-        while (q.length && !isSyncLike(q.peek() as Exp)) {
-          const name = q.peekName();
-          const x = q.shift();
-          if (name !== undefined) {
-            if (x === Exp.Parse || x === Exp.ParseSwallow) this.statements.delete(name);
-            else if (x === Exp.CloseSwallow) this.statements.touch(name, 0); // the Close was skipped: still prepared
-          }
-        }
-        if (q.length === 0) this.errSkip = true;
+      case B.ErrorResponse:
+        this.onErrorResponse(head, buf, start, end);
         return;
-      }
       case B.ParseComplete: {
+        const tag = q.peekTag();
         const x = q.shift();
-        if (x !== Exp.ParseSwallow && c) c.out.range(buf, start, end);
+        if (typeof tag === 'object' && tag.serverName !== '') this.host.statementValid(tag.serverName);
+        if (x !== Exp.ParseSwallow) this.toClient(buf, start, end);
         this.advance();
         return;
       }
       case B.CloseComplete: {
         const x = q.shift();
-        if (x !== Exp.CloseSwallow && c) c.out.range(buf, start, end);
+        if (x !== Exp.CloseSwallow) this.toClient(buf, start, end);
         this.advance();
         return;
       }
       case B.BindComplete:
         q.shift();
-        if (c) c.out.range(buf, start, end);
+        this.toClient(buf, start, end);
         this.advance();
         return;
       case B.RowDescription:
       case B.NoData:
         if (head === Exp.Describe) {
           q.shift();
-          if (c) c.out.range(buf, start, end);
+          this.toClient(buf, start, end);
           this.advance();
-        } else if (c && head !== Exp.QuerySwallow) c.out.range(buf, start, end);
+        } else if (!this.swallowing) this.toClient(buf, start, end);
         return;
       case B.CommandComplete:
+        if (!this.swallowing && this.host.mode === 'transaction' && changesSettings(buf, start, end)) this.sessionChanged = true;
+        this.commandDone(head, buf, start, end);
+        return;
       case B.EmptyQueryResponse:
       case B.PortalSuspended:
-        if (head === Exp.Execute) {
-          q.shift();
-          if (c) c.out.range(buf, start, end);
-          this.advance();
-        } else if (c && head !== Exp.QuerySwallow) c.out.range(buf, start, end);
+        this.commandDone(head, buf, start, end);
         return;
       case B.CopyInResponse:
-        if (c) c.out.range(buf, start, end);
+        this.toClient(buf, start, end);
         this.copyInStarted();
         return;
       case B.ParameterStatus: {
@@ -344,7 +527,72 @@ export class PooledServer implements FrameSink {
         return;
       }
       default:
-        if (c && head !== Exp.QuerySwallow) c.out.range(buf, start, end);
+        if (!this.swallowing) this.toClient(buf, start, end);
+    }
+  }
+
+  /** CommandComplete, EmptyQueryResponse, PortalSuspended: an Execute answered, or one statement of a Query. */
+  private commandDone(head: Exp | 0, buf: Buffer, start: number, end: number): void {
+    if (head === Exp.Execute) {
+      this.expect.shift();
+      this.toClient(buf, start, end);
+      this.advance();
+    } else if (!this.swallowing) this.toClient(buf, start, end);
+  }
+
+  private onErrorResponse(head: Exp | 0, buf: Buffer, start: number, end: number): void {
+    const q = this.expect;
+    const c = this._client;
+    if (head === Exp.Settings) this.settingsRefused = errorFields(buf, start, end);
+    else if (head === Exp.QuerySwallow) this.host.debug('injected query failed', { serverPid: this.key.pid, error: errorFields(buf, start, end).M });
+    else if (c) {
+      const headTag = q.peekTag();
+      const named = rewriteStatementNames(buf, start, end, (n) =>
+        typeof headTag === 'object' && headTag.serverName === n ? headTag.clientName : c.clientNameOf(n),
+      );
+      if (named) c.out.push(named);
+      else c.out.range(buf, start, end);
+    } else if (this._state === 'idle') {
+      // An idle server only speaks to say it is going away (admin shutdown, terminated backend).
+      this.close('server sent an error while idle');
+      return;
+    }
+    this.copyIn = false;
+    if (head === 0 || head === Exp.Query || head === Exp.QuerySwallow || head === Exp.Settings || head === Exp.FunctionCall) return;
+    // Extended query: the server now skips everything up to the next Sync; forget what it will not answer. The
+    // first entry is the message that failed, the rest were skipped.
+    let first = true;
+    while (q.length && !isSyncLike(q.peek() as Exp)) {
+      const tag = q.peekTag();
+      const x = q.shift();
+      if (x === Exp.Parse || x === Exp.ParseSwallow) {
+        const st = tag as ClientStatement;
+        if (st.serverName === '') {
+          // A failed unnamed Parse leaves none; a skipped one leaves whatever was there.
+          if (first) this.unnamed = 'none';
+          else this.unnamed = 'unknown';
+        } else this.statements.delete(st.serverName);
+        if (x === Exp.Parse) c?.statementFailed(st);
+      } else if (x === Exp.CloseSwallow) {
+        if (typeof tag === 'string') this.statements.touch(tag, 0); // the Close was skipped: still prepared
+        else this.unnamed = 'unknown';
+      }
+      first = false;
+    }
+    if (q.length === 0) this.errSkip = true;
+  }
+
+  /** The settings sent while syncing were answered: record them, or tell the client they were refused. */
+  private settingsDone(): void {
+    const change = this.pendingChange;
+    const refused = this.settingsRefused;
+    this.pendingChange = undefined;
+    this.settingsRefused = undefined;
+    // A refused statement ran in one implicit transaction and changed nothing: `have` is still true.
+    if (change && refused === undefined) applyChange(this.have, change);
+    if (this._state === 'syncing') {
+      this.setState('active');
+      this._client?.serverReady(refused);
     }
   }
 
@@ -353,8 +601,8 @@ export class PooledServer implements FrameSink {
     const q = this.expect;
     for (;;) {
       const x = q.peek();
-      if (x === Exp.ParseSynth) this.client?.out.push(PARSE_COMPLETE);
-      else if (x === Exp.CloseSynth) this.client?.out.push(CLOSE_COMPLETE);
+      if (x === Exp.ParseSynth) this._client?.out.push(PARSE_COMPLETE);
+      else if (x === Exp.CloseSynth) this._client?.out.push(CLOSE_COMPLETE);
       else if (x !== Exp.CopyEnd) return;
       q.shift();
     }
@@ -380,24 +628,21 @@ export class PooledServer implements FrameSink {
 
   /** Every message sent has been answered. */
   private settled(): void {
-    if (this.state === 'resetting') {
-      this.statements.clear();
+    if (this._state === 'resetting') {
+      if (this.resetDropsStatements) this.statements.clear();
       afterReset(this.have, this.host.defaults ?? new Map());
       this.freeDue = true;
-    } else if (this.state === 'active' && this.host.mode === 'transaction' && this.status === ST_IDLE) {
+    } else if (this._state === 'active' && this.host.mode === 'transaction' && this.status === ST_IDLE) {
       this.freeDue = true;
     }
   }
 }
 
-function errorText(buf: Buffer, start: number, end: number): string {
-  // Only for the log: the M field of an ErrorResponse.
-  let i = start + 5;
-  while (i < end && buf[i] !== 0) {
-    const z = buf.indexOf(0, i + 1);
-    if (z < 0 || z >= end) break;
-    if (buf[i] === 0x4d) return buf.toString('utf8', i + 1, z);
-    i = z + 1;
-  }
-  return '';
+/** CommandComplete tags SET and RESET: a session setting may have changed. */
+function changesSettings(buf: Buffer, start: number, end: number): boolean {
+  const n = end - start - 5;
+  const b0 = buf[start + 5];
+  if (n === 4 && b0 === 0x53) return buf[start + 6] === 0x45 && buf[start + 7] === 0x54; // "SET\0"
+  if (n === 6 && b0 === 0x52) return buf.toString('latin1', start + 5, end - 1) === 'RESET';
+  return false;
 }

@@ -3,11 +3,16 @@
 import { createHash } from 'node:crypto';
 import { Frontend } from '../protocol/index.js';
 
-/** A client's named statement: what pgporter calls it on servers, and the Parse that creates it there. */
+/**
+ * A statement a client prepared: its own name ('' for the unnamed statement), what pgporter calls it on servers
+ * (the same '' for the unnamed one), and the Parse that creates it there. Identity matters: a server's unnamed
+ * statement is the client's only if it is the very same object.
+ */
 export interface ClientStatement {
-  serverName: string;
-  /** The client's Parse with the server-side name, ready to inject on a server that lacks it. */
-  parse: Buffer;
+  readonly clientName: string;
+  readonly serverName: string;
+  /** The client's Parse with the server-side name, ready to inject on a server that lacks it (a copy: chunks are not kept). */
+  readonly parse: Buffer;
 }
 
 const NAME_PREFIX = 'pgp_';
@@ -20,10 +25,30 @@ export function cstringEnd(buf: Buffer, from: number, end: number): number {
 
 /**
  * The server-side name for a Parse body (query text and parameter types, without the client's name): identical
- * statements from different clients share one prepared statement per server.
+ * statements from different clients share one prepared statement per server. `context` (the client's search_path)
+ * is hashed too: the same text resolves to other tables under another search_path.
  */
-export function serverNameFor(buf: Buffer, bodyStart: number, end: number): string {
-  return NAME_PREFIX + createHash('sha256').update(buf.subarray(bodyStart, end)).digest('hex').slice(0, 32);
+export function serverNameFor(buf: Buffer, bodyStart: number, end: number, context: string): string {
+  return NAME_PREFIX + createHash('sha256').update(context).update('\0').update(buf.subarray(bodyStart, end)).digest('hex').slice(0, 32);
+}
+
+const SERVER_NAME = /pgp_[0-9a-f]{32}/g;
+
+/**
+ * An ErrorResponse or NoticeResponse with pgporter's statement names replaced by the client's own, or undefined when
+ * it names none (the common case: one indexOf). `clientName` maps a server-side name to the client's name.
+ */
+export function rewriteStatementNames(buf: Buffer, start: number, end: number, clientName: (serverName: string) => string | undefined): Buffer | undefined {
+  const at = buf.indexOf(NAME_PREFIX, start + 5);
+  if (at < 0 || at >= end) return undefined;
+  const text = buf.toString('utf8', start + 5, end);
+  const body = text.replace(SERVER_NAME, (n) => clientName(n) ?? n);
+  const bytes = Buffer.from(body, 'utf8');
+  const out = Buffer.allocUnsafe(5 + bytes.length);
+  out[0] = buf[start]!;
+  out.writeInt32BE(4 + bytes.length, 1);
+  bytes.copy(out, 5);
+  return out;
 }
 
 function frame(type: number, parts: (Buffer | string)[]): Buffer {
@@ -38,10 +63,13 @@ function frame(type: number, parts: (Buffer | string)[]): Buffer {
   return out;
 }
 
-/** A Parse message: `name` then the original body after the client's name (query, parameter types). */
+/** A Parse message: `name` then the original body after the client's name (query, parameter types); always a new buffer. */
 export function buildParse(name: string, rest: Buffer): Buffer {
   return frame(Frontend.Parse, [name, rest]);
 }
+
+/** A Close of the unnamed statement: makes a server forget whatever unnamed statement an earlier client left on it. */
+export const CLOSE_UNNAMED = frame(Frontend.Close, [Buffer.from('S', 'latin1'), '']);
 
 /** A Bind with the statement name replaced; `rest` is everything after the original statement name. */
 export function buildBind(portal: Buffer, statement: string, rest: Buffer): Buffer {

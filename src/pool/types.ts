@@ -51,6 +51,11 @@ export interface Backend {
    * ParameterStatus, BackendKeyData and ReadyForQuery). The socket is closed when this resolves.
    */
   serve(session: ClientSession): Promise<SessionEnd>;
+  /**
+   * Ends a session being served (tenant deleted, address no longer allowed): the client gets `err` at a message
+   * boundary, and the closing log line says pgporter ended it. False when no such session is being served.
+   */
+  endSession(sessionId: number, err: ClientError): boolean;
   /** Finds what a CancelRequest key refers to; undefined for unknown keys (ignored, as PostgreSQL does). */
   cancelTarget(pid: number, secret: number): CancelTarget | undefined;
   close(): Promise<void>;

@@ -125,7 +125,8 @@ export async function handleConnection(raw: Socket, deps: FrontDoorDeps): Promis
       clientIp,
       end: (err: ClientError) => {
         log.info({ event: 'ended', reason: err.kind }, `session ended by pgporter: ${err.message}`);
-        refuse(clientSocket, err);
+        // Through the backend, which ends it between two messages; a socket write here could land inside a DataRow.
+        if (!deps.backend.endSession(session.id, err)) refuse(clientSocket, err);
       },
     };
     deps.sessions.add(open);
