@@ -8,7 +8,7 @@ import { connectUpstream } from '../src/upstream/index.js';
 const PASSWORD = 'fake-secret';
 
 /** How the fake ends the login once it has the client's SCRAM proof (or, for 'ok-at-once', instead of asking for anything). */
-type Script = 'honest' | 'skip-final' | 'wrong-signature' | 'ok-at-once';
+type Script = 'honest' | 'skip-final' | 'wrong-signature' | 'ok-at-once' | 'ready-without-ok';
 
 const msg = (type: string, body: Buffer) => {
   const head = Buffer.alloc(5);
@@ -61,7 +61,11 @@ async function fakeServer(script: Script): Promise<{ port: number; server: Serve
         if (phase === 'startup') {
           if (buf.length < 4 || buf.length < buf.readInt32BE(0)) return;
           buf = buf.subarray(buf.readInt32BE(0));
-          if (script === 'ok-at-once') {
+          if (script === 'ready-without-ok') {
+            logins++;
+            sock.write(Buffer.concat([keyData(), READY]));
+            phase = 'query';
+          } else if (script === 'ok-at-once') {
             logins++;
             sock.write(Buffer.concat([AUTH_OK, keyData(), READY]));
             phase = 'query';
@@ -156,4 +160,11 @@ t.test('keys recovered from a client (SCRAM pass-through) are not trusted by a s
   await t.rejects(poolLogin(f.port, keys), { code: 'UPSTREAM_AUTH_FAILED', side: 'server' });
   // With no secret at all the server is simply trusting pgporter: that is allowed.
   t.same(await poolLogin(f.port, { kind: 'none' }), { pid: 4242, secret: 777 });
+});
+
+t.test('refused: ReadyForQuery without any AuthenticationOk is a protocol violation by the server', async (t) => {
+  const f = await fakeServer('ready-without-ok');
+  t.teardown(() => f.server.close());
+  await t.rejects(poolLogin(f.port, { kind: 'none' }), { code: 'UPSTREAM_PROTOCOL', side: 'server', message: /BackendKeyData before authentication completed/ });
+  await t.rejects(authQuery(f.port), { code: 'AUTH_QUERY_FAILED', side: 'server', message: /BackendKeyData before authentication completed/ });
 });

@@ -4,7 +4,7 @@ import type { Socket } from 'node:net';
 import { serialize } from 'pg-protocol';
 import { Parser } from 'pg-protocol/dist/parser.js';
 import { PgporterError } from '../errors.js';
-import { connectUpstream, upstreamTarget, UpstreamError, type UpstreamTarget } from '../upstream/index.js';
+import { connectUpstream, upstreamTarget, UpstreamError, type ServerConnection, type UpstreamTarget } from '../upstream/index.js';
 import { parseStoredSecret, type Credential } from './credentials.js';
 import { UpstreamAuth, type UpstreamSecret } from './upstream-login.js';
 
@@ -119,7 +119,7 @@ export class MiniSession {
     const target = upstreamTarget(o);
     const where = `${o.host}:${o.port}`;
     const started = Date.now();
-    let conn;
+    let conn: ServerConnection;
     try {
       conn = await connectUpstream(
         target,
