@@ -1,10 +1,10 @@
 // Runs a tenant's authQuery on its upstream as the auth user (a short-lived pg-protocol connection) and turns the row into a Credential.
 // Extended query flow: https://www.postgresql.org/docs/current/protocol-flow.html#PROTOCOL-FLOW-EXT-QUERY
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { serialize } from 'pg-protocol';
 import { Parser } from 'pg-protocol/dist/parser.js';
 import { PgporterError } from '../errors.js';
-import { AuthCode } from '../protocol/index.js';
+import { connectUpstream, upstreamTarget, UpstreamError, type ServerConnection, type UpstreamTarget } from '../upstream/index.js';
 import { parseStoredSecret, type Credential } from './credentials.js';
 import { UpstreamAuth, type UpstreamSecret } from './upstream-login.js';
 
@@ -13,6 +13,9 @@ export interface AuthQueryRequest {
   tenantId: string;
   host: string;
   port: number;
+  /** The tenant's upstream TLS (default disable) and CA bundle, as for its pool's servers. */
+  tls?: UpstreamTarget['tls'];
+  caFile?: string;
   /** Auth user and its password (omit when the upstream trusts it). */
   user: string;
   password?: string;
@@ -39,7 +42,16 @@ const SECRET_COLUMNS = ['passwd', 'rolpassword', 'password', 'secret'];
 /** Looks `lookupUser` up; undefined when the query returns no row or a null/unusable secret. */
 export async function runAuthQuery(req: AuthQueryRequest): Promise<Credential | undefined> {
   const secret: UpstreamSecret = req.password !== undefined ? { kind: 'password', password: req.password } : { kind: 'none' };
-  const session = await MiniSession.open({ host: req.host, port: req.port, user: req.user, database: req.database, secret, timeoutMs: req.timeoutMs });
+  const session = await MiniSession.open({
+    host: req.host,
+    port: req.port,
+    ...(req.tls !== undefined ? { tls: req.tls } : {}),
+    ...(req.caFile !== undefined ? { caFile: req.caFile } : {}),
+    user: req.user,
+    database: req.database,
+    secret,
+    timeoutMs: req.timeoutMs,
+  });
   try {
     const result = await session.query(req.query, [req.lookupUser]);
     if (result.rows.length === 0) return undefined;
@@ -62,6 +74,9 @@ type Msg = { name: string; [k: string]: unknown };
 export interface MiniSessionOptions {
   host: string;
   port: number;
+  /** TLS towards the upstream, as in the tenant's `upstream` (default disable). */
+  tls?: UpstreamTarget['tls'];
+  caFile?: string;
   user: string;
   database: string;
   secret: UpstreamSecret;
@@ -71,8 +86,9 @@ export interface MiniSessionOptions {
 }
 
 /**
- * A minimal sequential PostgreSQL client for pgporter's own upkeep queries (authQuery): connect, log in with
- * UpstreamAuth, run parameterised queries, close. Not for the relay. TLS to the upstream is not supported yet.
+ * A minimal sequential PostgreSQL client for pgporter's own upkeep queries (authQuery): log in with the same
+ * connectUpstream the pool uses (the tenant's TLS, a verified UpstreamAuth), run parameterised queries, close.
+ * Not for the relay.
  */
 export class MiniSession {
   private readonly socket: Socket;
@@ -100,28 +116,29 @@ export class MiniSession {
   }
 
   static async open(o: MiniSessionOptions): Promise<MiniSession> {
+    const target = upstreamTarget(o);
     const where = `${o.host}:${o.port}`;
-    const socket = connect({ host: o.host, port: o.port });
-    socket.setNoDelay(true);
-    const s = new MiniSession(socket, o.timeoutMs, where);
+    const started = Date.now();
+    let conn: ServerConnection;
     try {
-      socket.write(serialize.startup({ user: o.user, database: o.database, application_name: 'pgporter', ...(o.params ?? {}) }));
-      const auth = new UpstreamAuth(o.user, o.secret);
-      for (;;) {
-        const m = await s.next();
-        const reply = await answerAuth(auth, m);
-        if (reply) socket.write(reply);
-        else if (m.name === 'parameterStatus') s.serverParams.set(m.parameterName as string, m.parameterValue as string);
-        else if (m.name === 'error') throw new AuthQueryError(`${where} refused login as "${o.user}": ${String(m.message)}`);
-        else if (m.name === 'readyForQuery') {
-          auth.assertComplete();
-          return s;
-        }
-      }
+      conn = await connectUpstream(
+        target,
+        { user: o.user, database: o.database, application_name: 'pgporter', ...(o.params ?? {}) },
+        new UpstreamAuth(o.user, o.secret),
+        o.timeoutMs,
+      );
     } catch (err) {
-      s.close();
+      // The auth exchange's own errors (UPSTREAM_AUTH_*) keep their codes; connecting and refusals are lookup failures.
+      if (err instanceof UpstreamError) {
+        const what = err.code === 'UPSTREAM_REFUSED' && err.serverError ? `refused login as "${o.user}": ${err.serverError.message}` : err.message;
+        throw new AuthQueryError(`${where} ${what}`, { cause: err });
+      }
       throw err instanceof PgporterError ? err : new AuthQueryError(String(err), { cause: err });
     }
+    const s = new MiniSession(conn.socket, Math.max(1, o.timeoutMs - (Date.now() - started)), where);
+    for (const [k, v] of conn.params) s.serverParams.set(k, v);
+    conn.socket.resume();
+    return s;
   }
 
   /** Runs one statement with text parameters (unnamed statement and portal); resolves with column names and text rows. */
@@ -177,25 +194,5 @@ export class MiniSession {
     return new Promise((resolve, reject) => {
       this.waiter = (m, err) => (m ? resolve(m) : reject(err));
     });
-  }
-}
-
-/** Feeds one parsed message to UpstreamAuth when it is an authentication request; undefined otherwise. */
-async function answerAuth(auth: UpstreamAuth, m: Msg): Promise<Buffer | undefined> {
-  switch (m.name) {
-    case 'authenticationOk':
-      return auth.respond(AuthCode.Ok, Buffer.alloc(0));
-    case 'authenticationCleartextPassword':
-      return auth.respond(AuthCode.CleartextPassword, Buffer.alloc(0));
-    case 'authenticationMD5Password':
-      return auth.respond(AuthCode.MD5Password, m.salt as Buffer);
-    case 'authenticationSASL':
-      return auth.respond(AuthCode.SASL, Buffer.from((m.mechanisms as string[]).join('\0'), 'utf8'));
-    case 'authenticationSASLContinue':
-      return auth.respond(AuthCode.SASLContinue, Buffer.from(m.data as string, 'utf8'));
-    case 'authenticationSASLFinal':
-      return auth.respond(AuthCode.SASLFinal, Buffer.from(m.data as string, 'utf8'));
-    default:
-      return undefined;
   }
 }

@@ -32,8 +32,8 @@ export function parseStoredSecret(text: string | null | undefined): Credential |
 /** What the resolver needs to know about a tenant: its auth config and where its upstream listens. */
 export interface TenantAuthTarget {
   auth: AuthConfig;
-  /** TLS towards the upstream is not used for the auth query yet. */
-  upstream: { host: string; port: number };
+  /** The auth query connects the way the tenant's pool does: same host, port, TLS mode and CA bundle. */
+  upstream: { host: string; port: number; tls?: 'disable' | 'require' | 'verify-full'; caFile?: string | undefined };
 }
 
 export interface CredentialResolverOptions {
@@ -92,6 +92,8 @@ export class CredentialResolver implements CredentialSource {
       tenantId,
       host: tenant.upstream.host,
       port: tenant.upstream.port,
+      ...(tenant.upstream.tls !== undefined ? { tls: tenant.upstream.tls } : {}),
+      ...(tenant.upstream.caFile !== undefined ? { caFile: tenant.upstream.caFile } : {}),
       user: aq.user,
       ...(aq.password !== undefined ? { password: aq.password } : {}),
       database: aq.database,

@@ -63,8 +63,8 @@ function saslInitialResponse(mechanism: string, data: string): Buffer {
  * src/upstream: `respond(code, data)` gets the AuthenticationXXX subtype and its payload (md5 salt, SASL mechanism
  * list as NUL-separated names, SASL data) and resolves to the framed message to send, or undefined when nothing is
  * sent (SASLFinal, Ok). It rejects with UpstreamAuthError when the request cannot be met or the server's SCRAM
- * signature is wrong. After the server's AuthenticationOk, `complete` must be true; when callers do not pass
- * code 0 to respond, call `assertComplete()` before trusting the connection.
+ * signature is wrong. The server's AuthenticationOk must be passed in as code 0 (src/upstream's connectUpstream
+ * does): that is where an unfinished exchange, or a server that skipped the one it owed, is refused.
  */
 export class UpstreamAuth {
   private readonly user: string;
@@ -72,6 +72,8 @@ export class UpstreamAuth {
   private readonly clientNonce: string;
   private scram: { state: 'sent-first' | 'sent-final' | 'done'; clientFirstBare: string; serverSignature?: Buffer } | undefined;
   private ok = false;
+  /** A password (cleartext or md5) was sent: the server, not pgporter, judges it, and AuthenticationOk may follow. */
+  private answered = false;
 
   constructor(user: string, secret: UpstreamSecret, opts: { clientNonce?: string } = {}) {
     this.user = user;
@@ -84,27 +86,41 @@ export class UpstreamAuth {
     return this.ok || (this.scram?.state === 'done');
   }
 
-  /** Throws when a SCRAM exchange was started but the server never proved it knows the verifier. */
+  /**
+   * Throws unless the server may now be trusted: a SCRAM exchange that was started must have ended with a verified
+   * SASLFinal, and a server that never asked for anything is trusted only when pgporter holds no secret for the user
+   * (holding one means the server is expected to ask for it; a server that does not may be an impostor that never
+   * saw the verifier, and SCRAM is the only proof pgporter gets on a connection that is not verify-full).
+   */
   assertComplete(): void {
     if (this.scram && this.scram.state !== 'done') {
       throw new UpstreamAuthError('UPSTREAM_AUTH_FAILED', 'server ended the SCRAM exchange early without proving its identity');
+    }
+    if (!this.scram && !this.answered && this.secret.kind !== 'none') {
+      throw new UpstreamAuthError(
+        'UPSTREAM_AUTH_FAILED',
+        `server accepted user "${this.user}" without asking for the password pgporter holds, so it did not prove its identity`,
+      );
     }
   }
 
   async respond(code: number, data: Buffer): Promise<Buffer | undefined> {
     switch (code) {
       case AuthCode.Ok:
+        if (this.ok) throw new UpstreamAuthError('UPSTREAM_AUTH_FAILED', 'server sent AuthenticationOk twice');
         this.assertComplete();
         this.ok = true;
         return undefined;
       case AuthCode.CleartextPassword:
         if (this.secret.kind !== 'password') throw this.cannot('a cleartext password');
+        this.answered = true;
         return passwordMessage(cstring(this.secret.password));
       case AuthCode.MD5Password: {
         if (data.length !== 4) throw new UpstreamAuthError('UPSTREAM_AUTH_FAILED', 'server sent a malformed md5 salt');
         const stored =
           this.secret.kind === 'password' ? md5Stored(this.secret.password, this.user) : this.secret.kind === 'md5-hash' ? this.secret.hash : undefined;
         if (stored === undefined) throw this.cannot('md5');
+        this.answered = true;
         return passwordMessage(cstring(md5Response(stored, data)));
       }
       case AuthCode.SASL:

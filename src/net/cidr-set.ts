@@ -1,5 +1,6 @@
 // A set of IPv4/IPv6 CIDRs compiled into sorted, merged ranges, so membership is a binary search however long the list.
 import ipaddr from 'ipaddr.js';
+import { parseIp, parseIpCidr } from './ip.js';
 
 /** One parsed entry: the text the admin wrote and its normalised form. */
 export interface CidrEntry {
@@ -31,9 +32,9 @@ export function parseCidr(text: string): { family: 4 | 6; start: bigint; end: bi
   let bits: number;
   try {
     if (t.includes('/')) {
-      [addr, bits] = ipaddr.parseCIDR(t);
+      [addr, bits] = parseIpCidr(t);
     } else {
-      addr = ipaddr.parse(t);
+      addr = parseIp(t);
       bits = addr.kind() === 'ipv4' ? 32 : 128;
     }
   } catch (err) {
@@ -126,7 +127,7 @@ export class CidrSet {
   has(address: string): boolean {
     let addr: ipaddr.IPv4 | ipaddr.IPv6;
     try {
-      addr = ipaddr.parse(address);
+      addr = parseIp(address);
     } catch {
       return false;
     }

@@ -1,8 +1,6 @@
 // pgporter's own BackendKeyData per client, mapped to whichever server serves that client, for CancelRequest routing.
 import { randomInt } from 'node:crypto';
-import { connect } from 'node:net';
-import { cancelRequest } from '../protocol/index.js';
-import type { ServerKey, UpstreamTarget } from '../upstream/index.js';
+import { cancelUpstream, type ServerKey, type UpstreamTarget } from '../upstream/index.js';
 
 export interface CancelRoute {
   tenantId: string;
@@ -33,11 +31,10 @@ export class CancelKeys {
   }
 }
 
-/** Sends a CancelRequest with the server's real key on a new connection (https://www.postgresql.org/docs/current/protocol-flow.html#PROTOCOL-FLOW-CANCELING-REQUESTS). */
-export function sendCancel(target: UpstreamTarget, key: ServerKey): void {
-  const msg = cancelRequest(key.pid, key.secret);
-  const sock = connect({ host: target.host, port: target.port });
-  sock.setTimeout(5000, () => sock.destroy());
-  sock.on('error', () => sock.destroy());
-  sock.on('connect', () => sock.end(msg));
+/**
+ * Sends a CancelRequest with the server's real key, over TLS when the tenant's upstream uses it (src/upstream's
+ * cancelUpstream). Fire and forget: a client's cancel is best effort in PostgreSQL too, so a failure is only logged.
+ */
+export function sendCancel(target: UpstreamTarget, key: ServerKey, onError?: (err: unknown) => void): void {
+  cancelUpstream(target, key).catch((err: unknown) => onError?.(err));
 }

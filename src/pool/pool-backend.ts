@@ -120,7 +120,11 @@ export class PoolBackend implements Backend {
       tenantId: route.tenantId,
       cancel: () => {
         const cur = route.current();
-        if (cur) sendCancel(cur.target, cur.key);
+        if (cur) {
+          sendCancel(cur.target, cur.key, (err) =>
+            this.opts.logger.warn({ event: 'cancel_failed', tenant: route.tenantId, code: (err as { code?: string }).code, err: (err as Error).message }, 'could not deliver a cancel to the server'),
+          );
+        }
       },
     };
   }

@@ -75,26 +75,32 @@ async function upgradeToTls(socket: Socket, ctx: SecureContext): Promise<TLSSock
 
 /**
  * Runs the startup phase until a StartupMessage or a CancelRequest arrives.
- * Answers SSLRequest ('S' and a TLS handshake, or 'N') and GSSENCRequest ('N'); a too-new minor version gets NegotiateProtocolVersion.
+ * Answers SSLRequest ('S' and a TLS handshake, or 'N') and GSSENCRequest ('N') once each, as PostgreSQL does; a too-new minor version gets NegotiateProtocolVersion.
  */
 export async function negotiateStartup(socket: Socket, initial: Buffer, opts: StartupOptions): Promise<StartupOutcome> {
   let current: Socket = socket;
   let tls = false;
   let servername: string | undefined;
+  // PostgreSQL's ssl_done/gss_done (ProcessStartupPacket): a negotiation request that may not come now is not answered
+  // but read as a startup packet, whose "protocol 1234.5679" is then refused with 0A000. After SSL 'S' neither may
+  // follow; after an 'N' the other kind may (clients negotiate in either order), the same kind may not.
+  let sslDone = false;
+  let gssDone = false;
   const reader = new PacketReader(socket, initial, opts.maxPacketSize + 8);
   try {
     for (;;) {
       const body = await reader.readStartupPacket(opts.maxPacketSize);
       const code = body.readInt32BE(0);
-      if (code === StartupCode.SSLRequest) {
+      if (code === StartupCode.SSLRequest && !sslDone) {
         if (body.length !== 4) throw new ClientError('STARTUP_INVALID', 'invalid length of SSLRequest');
-        if (tls) throw new ClientError('STARTUP_INVALID', 'SSLRequest received on an encrypted connection');
         if (reader.buffered > 0) {
           // Data after SSLRequest before our answer would be read as plain text: a protocol violation (and a known injection vector).
           throw new ClientError('STARTUP_INVALID', 'received unencrypted data after SSL request');
         }
         if (!opts.secureContext) {
           current.write(SSL_NO);
+          sslDone = true;
+          gssDone = false;
           continue;
         }
         reader.detach();
@@ -104,11 +110,15 @@ export async function negotiateStartup(socket: Socket, initial: Buffer, opts: St
         tls = true;
         servername = tlsSocket.servername || undefined;
         reader.rebind(tlsSocket);
+        sslDone = true;
+        gssDone = true;
         continue;
       }
-      if (code === StartupCode.GSSENCRequest) {
+      if (code === StartupCode.GSSENCRequest && !gssDone) {
         if (body.length !== 4) throw new ClientError('STARTUP_INVALID', 'invalid length of GSSENCRequest');
         current.write(SSL_NO); // same single byte 'N': GSSAPI encryption is not offered
+        sslDone = false;
+        gssDone = true;
         continue;
       }
       if (code === StartupCode.CancelRequest) {

@@ -1,2 +1,5 @@
-// Public face of the server-connection area: connecting and logging in to a tenant's PostgreSQL.
-export { connectUpstream, upstreamClientError, UpstreamError, type ServerConnection, type UpstreamTarget, type UpstreamAuthenticator, type ServerKey } from './connect.js';
+// Public face of the server-connection area: where an upstream is, logging in to it (the one login pool and authQuery share), cancelling on it.
+export { connectUpstream, type ServerConnection, type UpstreamAuthenticator, type ServerKey } from './connect.js';
+export { cancelUpstream } from './cancel.js';
+export { upstreamTarget, type UpstreamTarget } from './target.js';
+export { UpstreamError, upstreamClientError, type UpstreamErrorCode } from './errors.js';
