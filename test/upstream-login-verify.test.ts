@@ -140,7 +140,6 @@ t.test('the fake itself: an honest SCRAM ending is accepted on both paths (so a 
 const refusals: { script: Script; what: string; message: RegExp }[] = [
   { script: 'skip-final', what: 'AuthenticationOk without SASLFinal', message: /SCRAM exchange early/ },
   { script: 'wrong-signature', what: 'a SASLFinal with a wrong server signature', message: /signature is wrong/ },
-  { script: 'ok-at-once', what: 'AuthenticationOk without any exchange while pgporter holds a password', message: /without asking for the password/ },
 ];
 
 for (const r of refusals) {
@@ -158,8 +157,11 @@ t.test('keys recovered from a client (SCRAM pass-through) are not trusted by a s
   t.teardown(() => f.server.close());
   const keys: UpstreamSecret = { kind: 'scram-keys', clientKey: randomBytes(32), serverKey: randomBytes(32) };
   await t.rejects(poolLogin(f.port, keys), { code: 'UPSTREAM_AUTH_FAILED', side: 'server' });
-  // With no secret at all the server is simply trusting pgporter: that is allowed.
+  const hash: UpstreamSecret = { kind: 'md5-hash', hash: 'md5' + '0'.repeat(32) };
+  await t.rejects(poolLogin(f.port, hash), { code: 'UPSTREAM_AUTH_FAILED', side: 'server', message: /without asking for the password/ });
+  // With no secret, or a configured password, the server may simply trust pgporter (pg_hba trust): that is allowed.
   t.same(await poolLogin(f.port, { kind: 'none' }), { pid: 4242, secret: 777 });
+  t.same(await poolLogin(f.port, password), { pid: 4242, secret: 777 });
 });
 
 t.test('refused: ReadyForQuery without any AuthenticationOk is a protocol violation by the server', async (t) => {

@@ -96,7 +96,10 @@ export class UpstreamAuth {
     if (this.scram && this.scram.state !== 'done') {
       throw new UpstreamAuthError('UPSTREAM_AUTH_FAILED', 'server ended the SCRAM exchange early without proving its identity');
     }
-    if (!this.scram && !this.answered && this.secret.kind !== 'none') {
+    // Keys or a hash read from the server's own catalogue mean the server itself holds a password for this user: an
+    // AuthenticationOk without asking for it is not that server. A configured password proves nothing of the kind
+    // (the upstream may trust pgporter in pg_hba), so it is not refused.
+    if (!this.scram && !this.answered && (this.secret.kind === 'scram-keys' || this.secret.kind === 'md5-hash')) {
       throw new UpstreamAuthError(
         'UPSTREAM_AUTH_FAILED',
         `server accepted user "${this.user}" without asking for the password pgporter holds, so it did not prove its identity`,

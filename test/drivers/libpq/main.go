@@ -168,14 +168,16 @@ func stmtCacheConcurrency(ctx context.Context) string {
 			defer db.Close()
 			defer c.Close()
 			for i := 0; i < iterations; i++ {
-				var v int
-				// lib/pq's default: an unnamed statement, described in one round trip and bound in the next.
-				if err := c.QueryRowContext(ctx, fmt.Sprintf("SELECT $1::int * 1000 + $2::int AS v /* variant %d */", i%3), w, i).Scan(&v); err != nil {
+				var who, v int
+				// lib/pq's default: an unnamed statement, described in one round trip and bound in the next. The text
+				// names the worker, so running another worker's statement shows (same text would give the same answer).
+				q := fmt.Sprintf("SELECT %d AS worker, $1::int * 1000 + $2::int AS v /* variant %d */", w, i%3)
+				if err := c.QueryRowContext(ctx, q, w, i).Scan(&who, &v); err != nil {
 					fail(fmt.Sprintf("worker %d query %d: %s", w, i, describe(err)))
 					return
 				}
-				if v != w*1000+i {
-					fail(fmt.Sprintf("worker %d query %d: got %d, expected %d", w, i, v, w*1000+i))
+				if who != w || v != w*1000+i {
+					fail(fmt.Sprintf("worker %d query %d: got worker %d value %d, expected worker %d value %d", w, i, who, v, w, w*1000+i))
 					return
 				}
 			}
