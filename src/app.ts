@@ -14,6 +14,8 @@ import { createAccessControl } from './netrules/index.js';
 import { startAdminServer, type AdminServer } from './admin/index.js';
 import { CredentialResolver, runAuthQuery } from './auth/index.js';
 import { createWakeManager, serverReach } from './wake/index.js';
+import { createFleet, registerFleetMetrics } from './fleet/index.js';
+import { CancelRouter } from './proxy/cancel-router.js';
 
 export interface App {
   readonly port: number;
@@ -39,12 +41,25 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
   const metrics = new Metrics();
   const store: Store = createStore(config, logger, metrics);
   await store.start();
+  // Before anything hands out cancel keys: the fleet gives this node its slot in them.
+  const fleet = createFleet(config, logger);
+  await fleet.start();
+  const fleetMetrics = registerFleetMetrics(metrics.registry, fleet);
   const sessions = new SessionRegistry();
   const access = createAccessControl({ store, defaultPolicy: config.netrules.defaultPolicy, metrics, logger, sessions });
   // Resume suspended machines before connecting; suspend idle ones.
-  const wake = createWakeManager({ config, logger, metrics, getTenant: (id) => store.getTenant(id) });
+  const wake = createWakeManager({ config, logger, metrics, getTenant: (id) => store.getTenant(id), fleet });
   const reach = serverReach(wake, config.upstream.connectTimeout);
-  const pools = new PoolBackend({ config, logger, metrics, beforeConnect: reach.beforeConnect, connect: reach.connect, serverEpoch: (id) => wake.epoch(id) });
+  const pools = new PoolBackend({
+    config,
+    logger,
+    metrics,
+    beforeConnect: reach.beforeConnect,
+    connect: reach.connect,
+    serverEpoch: (id) => wake.epoch(id),
+    cancelSlot: fleet.slot,
+    clientsElsewhere: (id) => fleet.clientsElsewhere(id),
+  });
   // Server connections to a machine about to be suspended would be dead after the resume: close them first.
   wake.setBeforeSuspend((id) => pools.closeTenantServers(id));
   // A deleted tenant keeps nothing open: its sessions end and its servers close.
@@ -65,6 +80,16 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
       return runAuthQuery(req);
     },
   });
+  const cancels = new CancelRouter({
+    fleet,
+    backend,
+    tenants: store,
+    access,
+    logger,
+    metrics: fleetMetrics,
+    refused: (reason, tenant) => metrics.connectionsRefused.inc({ reason, tenant }),
+    ratePerAddress: config.fleet.cancelRatePerAddress,
+  });
   const trusted = new CidrSet(config.proxyProtocol.trustedProxies);
   const secureContext = loadTls(config);
   const deps = {
@@ -77,6 +102,7 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
     credentials,
     sessions,
     secureContext,
+    cancels,
     isTrustedProxy: (ip: string) => trusted.has(ip),
   };
 
@@ -114,6 +140,7 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
       maxBodyBytes: config.admin.maxBodyBytes,
     });
     admin.route('GET', '/v1/pools', () => ({ status: 200, body: { pools: pools.poolsSnapshot() } }));
+    admin.route('GET', '/v1/nodes', async () => ({ status: 200, body: { self: fleet.nodeId, shared: fleet.shared, healthy: fleet.healthy(), nodes: await fleet.nodes() } }));
   }
   logger.info({ event: 'listening', host: config.listen.host, port, metricsPort: obs?.port, adminPort: admin?.port, proxyProtocol: config.proxyProtocol.mode, tls: !!secureContext, tenants: store.listTenants().length }, 'pgporter listening');
 
@@ -134,6 +161,7 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
         for (const s of sessions.all()) s.end(bye);
         await backend.close();
         await wake.close();
+        await fleet.close();
         await obs?.close();
         await store.close();
         logger.info({ event: 'stopped' }, 'pgporter stopped');

@@ -5,3 +5,4 @@ export { parseDuration, duration, optionalDuration, durationOrOff } from './dura
 export { allowlistSchema, allowlistEntrySchema, netrulesSchema, storeSchema, adminSchema } from './schema-netrules.js';
 export { authSchema, DEFAULT_AUTH_QUERY, type AuthConfig, type AuthUserConfig, type AuthQueryConfig } from './schema-auth.js';
 export { tenantPoolSchema, globalPoolSchema, type TenantPoolConfig, type GlobalPoolConfig } from './schema-pool.js';
+export { fleetSchema, type FleetConfig } from './schema-fleet.js';

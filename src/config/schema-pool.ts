@@ -13,6 +13,8 @@ export const tenantPoolSchema = z
     minSize: z.number().int().min(0).default(0),
     /** Most client connections for this tenant at once; over it clients get 53300. Default: no per-tenant limit. */
     maxClientConnections: z.number().int().min(1).optional(),
+    /** Most client connections for this tenant across every node of the fleet (Redis store); 53300 over it. Default: none. */
+    maxClientConnectionsFleet: z.number().int().min(1).optional(),
     /** Longest a client waits for a server before it gets an error. Default 30s. */
     queryWaitTimeout: duration('30s'),
     /** An unused server connection is closed after this long (minSize excepted). Default 10m. */

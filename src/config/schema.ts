@@ -5,6 +5,7 @@ import { authSchema } from './schema-auth.js';
 import { adminSchema, allowlistEntrySchema as cidrSchema, allowlistSchema, netrulesSchema, storeSchema } from './schema-netrules.js';
 import { flyGlobalSchema, flyTenantSchema } from './schema-wake.js';
 import { globalPoolSchema, tenantPoolSchema } from './schema-pool.js';
+import { fleetSchema } from './schema-fleet.js';
 
 const port = z.number().int().min(0).max(65535);
 const host = z.string().min(1);
@@ -95,6 +96,7 @@ export const configSchema = z.strictObject({
   admin: adminSchema,
   fly: flyGlobalSchema,
   pool: globalPoolSchema,
+  fleet: fleetSchema,
   tenants: z.array(tenantSchema).default([]),
 });
 

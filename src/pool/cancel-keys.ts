@@ -1,6 +1,7 @@
 // pgporter's own BackendKeyData per client, mapped to whichever server serves that client, for CancelRequest routing.
 import { randomInt } from 'node:crypto';
 import { cancelUpstream, type ServerKey, type UpstreamTarget } from '../upstream/index.js';
+import { KEYS_PER_WORKER, keyPid } from '../fleet/index.js';
 
 export interface CancelRoute {
   tenantId: string;
@@ -8,13 +9,18 @@ export interface CancelRoute {
   current(): { target: UpstreamTarget; key: ServerKey } | undefined;
 }
 
-/** Allocates unique (pid, secret) pairs for clients and resolves them back. */
+/**
+ * Allocates unique (pid, secret) pairs for clients and resolves them back. The pid names this node's slot (and
+ * worker) so any node of the fleet knows where to send a CancelRequest; the rest of it and the secret are random.
+ */
 export class CancelKeys {
   private readonly routes = new Map<number, { secret: number; route: CancelRoute }>();
 
+  constructor(private readonly slot = 0) {}
+
   allocate(route: CancelRoute): { pid: number; secret: number } {
     let pid: number;
-    do pid = randomInt(1, 0x7fffffff);
+    do pid = keyPid(this.slot, 0, randomInt(1, KEYS_PER_WORKER));
     while (this.routes.has(pid));
     const secret = randomInt(0, 0x7fffffff);
     this.routes.set(pid, { secret, route });

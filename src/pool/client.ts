@@ -56,6 +56,13 @@ const SHORT_QUERY = 600;
 /** How long an ending session waits for a server message being forwarded to finish before it just closes. */
 const END_WAIT_MS = 5000;
 
+/**
+ * Messages that may be large (PostgreSQL's PQ_LARGE_MESSAGE_LIMIT); the others are refused past SMALL_MESSAGE bytes,
+ * as PostgreSQL refuses them (PQ_SMALL_MESSAGE_LIMIT), so a client cannot make pgporter buffer a huge Describe.
+ */
+const LARGE_TYPES = new Set<number>([F.Query, F.Parse, F.Bind, F.FunctionCall, F.CopyData]);
+const SMALL_MESSAGE = 10_000;
+
 /** Message types a client may send once logged in; anything else would make the server end its connection. */
 const CLIENT_TYPES = new Set<number>([F.Bind, F.Close, F.CopyData, F.CopyDone, F.CopyFail, F.Describe, F.Execute, F.Flush, F.FunctionCall, F.Parse, F.Query, F.Sync, F.Terminate]);
 
@@ -160,6 +167,8 @@ export class PoolClient implements FrameSink, ServerPeer {
     const pending = this.session.reader.detach();
     if (pending.length) this.feed(pending);
     else this.flush();
+    // A client that left while it waited for its first server (a login, a wake) closed before these listeners.
+    if (s.destroyed || s.readableEnded) return this.finish('client', 'client closed the connection');
     this.updateReading();
   }
 
@@ -410,6 +419,10 @@ export class PoolClient implements FrameSink, ServerPeer {
     }
     if (!CLIENT_TYPES.has(type)) {
       this.fail(new ClientError('CLIENT_PROTOCOL', `invalid frontend message type ${type}`), 'client');
+      return Act.Drop;
+    }
+    if (length > SMALL_MESSAGE && !LARGE_TYPES.has(type)) {
+      this.fail(new ClientError('CLIENT_PROTOCOL', `invalid message length ${length} for message type ${type}`), 'client');
       return Act.Drop;
     }
     let sv = this._server;

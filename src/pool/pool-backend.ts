@@ -23,13 +23,17 @@ export interface PoolBackendOptions {
   connect?(tenant: TenantRecord, open: () => Promise<ServerConnection>): Promise<ServerConnection>;
   /** Servers opened under an older epoch are closed instead of reused (the machine behind them restarted). */
   serverEpoch?(tenantId: string): number;
+  /** This node's slot in the fleet, carried by the cancel keys it hands out. Default 0 (a node alone). */
+  cancelSlot?: number;
+  /** Clients of a tenant on the other nodes of the fleet (for maxClientConnectionsFleet). Default: none. */
+  clientsElsewhere?(tenantId: string): number;
   /** Period of the timeout sweep in ms. Default 500. */
   sweepIntervalMs?: number;
 }
 
 export class PoolBackend implements Backend {
   private readonly pools = new Map<string, Pool>();
-  private readonly keys = new CancelKeys();
+  private readonly keys: CancelKeys;
   private readonly sessions = new Map<number, PoolClient>();
   private readonly clientsByTenant = new Map<string, number>();
   private readonly totals = new Map<string, TenantTotals>();
@@ -39,6 +43,7 @@ export class PoolBackend implements Backend {
   private readonly clock = { now: Date.now() };
 
   constructor(private readonly opts: PoolBackendOptions) {
+    this.keys = new CancelKeys(opts.cancelSlot ?? 0);
     const metrics = new PoolMetrics(
       opts.metrics.registry,
       () => this.poolsSnapshot(),
@@ -66,6 +71,10 @@ export class PoolBackend implements Backend {
     }
     if (max !== undefined && perTenant >= max) {
       return new ClientError('TOO_MANY_CONNECTIONS', `sorry, too many clients already for tenant "${tenant.id}"`);
+    }
+    const fleetMax = tenant.pool.maxClientConnectionsFleet;
+    if (fleetMax !== undefined && perTenant + (this.opts.clientsElsewhere?.(tenant.id) ?? 0) >= fleetMax) {
+      return new ClientError('TOO_MANY_CONNECTIONS', `sorry, too many clients already for tenant "${tenant.id}" across all nodes`);
     }
     this.clientsByTenant.set(tenant.id, perTenant + 1);
     this.clientsTotal++;

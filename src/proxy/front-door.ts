@@ -12,6 +12,7 @@ import { negotiateStartup } from './startup.js';
 import { resolveTenant, type TenantLookup } from './tenant-resolve.js';
 import type { SessionRegistry } from './session-registry.js';
 import { authenticateClient } from './authenticate.js';
+import type { CancelRouter } from './cancel-router.js';
 import type { CredentialSource } from '../auth/index.js';
 
 /** Decides whether a client address may reach a tenant; undefined means allowed. */
@@ -29,6 +30,7 @@ export interface FrontDoorDeps {
   credentials: CredentialSource;
   sessions: SessionRegistry;
   secureContext: SecureContext | undefined;
+  cancels: CancelRouter;
   isTrustedProxy(ip: string): boolean;
 }
 
@@ -81,7 +83,7 @@ export async function handleConnection(raw: Socket, deps: FrontDoorDeps): Promis
 
     const st = await negotiateStartup(raw, proxy.rest, { maxPacketSize: config.startup.maxPacketSize, secureContext: deps.secureContext });
     if (st.kind === 'cancel') {
-      handleCancel(deps, st.key.pid, st.key.secret, clientIp, log);
+      deps.cancels.route(st.key.pid, st.key.secret, clientIp, log);
       raw.destroy();
       return;
     }
@@ -183,21 +185,4 @@ async function startupForRefusal(raw: Socket, rest: Buffer, deps: FrontDoorDeps)
   } catch (err) {
     return (err as { socket?: Socket }).socket ?? raw;
   }
-}
-
-function handleCancel(deps: FrontDoorDeps, pid: number, secret: number, clientIp: string, log: Logger): void {
-  const target = deps.backend.cancelTarget(pid, secret);
-  if (!target) {
-    log.debug({ event: 'cancel_ignored', reason: 'unknown key' }, 'cancel request with unknown key ignored');
-    return;
-  }
-  const tenant = deps.tenants.getTenant(target.tenantId);
-  const denied = tenant ? deps.access.check(tenant, clientIp) : undefined;
-  if (!tenant || denied) {
-    deps.metrics.connectionsRefused.inc({ reason: denied?.kind ?? 'tenant_unknown', tenant: target.tenantId });
-    log.info({ event: 'cancel_ignored', tenant: target.tenantId, reason: denied?.kind ?? 'tenant_unknown' }, 'cancel request from a disallowed address ignored');
-    return;
-  }
-  log.info({ event: 'cancel', tenant: target.tenantId }, 'cancel request forwarded');
-  target.cancel();
 }

@@ -7,6 +7,10 @@ export interface WakeMetrics {
   waitingClients: Gauge<'tenant'>;
   suspends: Counter<'tenant' | 'result'>;
   machineState: Gauge<'tenant' | 'state'>;
+  /** Fleet locks for a machine's wake or suspend, by what and result (won, lost). */
+  fleetLocks: Counter<'tenant' | 'op' | 'result'>;
+  /** 1 when every node of the fleet has been idle long enough for the tenant's machine to be suspended. */
+  fleetIdle: Gauge<'tenant'>;
 }
 
 function reuse<T>(registry: Registry, name: string, make: () => T): T {
@@ -45,6 +49,18 @@ export function wakeMetrics(registry: Registry): WakeMetrics {
       name: 'pgporter_machine_state',
       help: 'Last known state of each tenant\'s machine: 1 for the current state (one series per tenant)',
       labelNames: ['tenant', 'state'],
+      registers,
+    })),
+    fleetLocks: reuse(registry, 'pgporter_wake_locks_total', () => new Counter({
+      name: 'pgporter_wake_locks_total',
+      help: 'Fleet-wide locks for waking or suspending a machine, by tenant, op (wake, suspend) and result (won, lost: another node does it)',
+      labelNames: ['tenant', 'op', 'result'],
+      registers,
+    })),
+    fleetIdle: reuse(registry, 'pgporter_fleet_idle', () => new Gauge({
+      name: 'pgporter_fleet_idle',
+      help: 'Per tenant with suspendAfterIdle: 1 when no node of the fleet has had a client for that long (last check)',
+      labelNames: ['tenant'],
       registers,
     })),
   };

@@ -7,6 +7,7 @@ import { HOPELESS_STATES, type MachineDriver, type MachineState } from './driver
 import { defaultDriverFor } from './driver-factory.js';
 import { FlyApiError } from './fly-error.js';
 import { wakeMetrics, type WakeMetrics } from './wake-metrics.js';
+import { LocalFleet, type Fleet, type FleetLock, type MachineEvent } from '../fleet/index.js';
 
 export interface WakeManager {
   /**
@@ -39,6 +40,8 @@ export interface WakeManagerOptions {
   driverFor?: (tenant: TenantRecord) => MachineDriver | undefined;
   /** Period of the idle sweep in ms. Default 1000. */
   sweepIntervalMs?: number;
+  /** The other nodes: one start per machine across them, suspend only when all are idle. Default: a node alone. */
+  fleet?: Fleet;
 }
 
 /** A wake under way, shared by every caller that arrives before it settles. */
@@ -54,6 +57,8 @@ interface TenantState {
   driver: MachineDriver | undefined;
   /** The tenant's `fly` block as JSON, to notice a config edit and pick a new driver. */
   driverKey: string;
+  /** The machine behind the tenant, as the fleet names it (locks, events): "app/machineId" or "local:dataDir". */
+  machine: string;
   /** The `fly` object the driver was made from: the same object means no edit, without serialising it per connect. */
   flyRef: unknown;
   knownStarted: boolean;
@@ -87,6 +92,7 @@ class Waker implements WakeManager {
   private closed = false;
   /** Aborted by close(): wakes and suspends in progress give up instead of holding shutdown for their whole timeout. */
   private readonly shutdown = new AbortController();
+  private readonly fleet: Fleet;
 
   constructor(opts: WakeManagerOptions) {
     const sweepMs = opts.sweepIntervalMs ?? 1000;
@@ -96,6 +102,8 @@ class Waker implements WakeManager {
     this.m = wakeMetrics(opts.metrics.registry);
     this.getTenant = opts.getTenant;
     this.driverFor = opts.driverFor ?? defaultDriverFor(opts.config, this.log);
+    this.fleet = opts.fleet ?? new LocalFleet('local');
+    this.fleet.onMachineEvent((e) => this.onMachineEvent(e));
     this.sweepTimer = setInterval(() => this.sweep(), sweepMs);
     this.sweepTimer.unref();
   }
@@ -152,6 +160,7 @@ class Waker implements WakeManager {
     const s = this.tenants.get(tenantId) ?? this.newState(tenantId);
     s.clients++;
     s.idleSince = undefined;
+    this.fleet.reportActivity(tenantId, { clients: s.clients, idleSince: undefined });
   }
 
   clientDisconnected(tenantId: string): void {
@@ -162,6 +171,7 @@ class Waker implements WakeManager {
     }
     s.clients--;
     if (s.clients === 0) s.idleSince = Date.now();
+    this.fleet.reportActivity(tenantId, { clients: s.clients, idleSince: s.idleSince });
   }
 
   setBeforeSuspend(fn: (tenantId: string) => Promise<void>): void {
@@ -187,6 +197,7 @@ class Waker implements WakeManager {
       id,
       driver: undefined,
       driverKey: '',
+      machine: '',
       flyRef: null,
       knownStarted: false,
       epoch: 0,
@@ -209,6 +220,7 @@ class Waker implements WakeManager {
     const key = JSON.stringify(tenant.fly ?? null);
     if (key !== s.driverKey) {
       s.driverKey = key;
+      s.machine = machineName(tenant.fly);
       s.driver = this.driverFor(tenant);
       s.knownStarted = false;
     }
@@ -252,6 +264,7 @@ class Waker implements WakeManager {
     const abort = new AbortController();
     let step = 'reading the machine state';
     let woke = false;
+    let lock: FleetLock | undefined;
 
     const work = async (): Promise<void> => {
       let state: MachineState = await driver.getState(abort.signal);
@@ -265,8 +278,16 @@ class Waker implements WakeManager {
         await driver.waitFor('stopped', deadline);
         state = 'stopped';
       }
-      // A machine already on its way up needs only the wait; anything else (suspended, stopped, created, suspending) a start.
-      if (state !== 'starting' && state !== 'restarting' && state !== 'updating' && state !== 'replacing' && state !== 'creating') {
+      // A machine already on its way up needs only the wait; anything else (suspended, stopped, created, suspending) a
+      // start, by one node of the fleet: the others wait for it to be started.
+      const needsStart = state !== 'starting' && state !== 'restarting' && state !== 'updating' && state !== 'replacing' && state !== 'creating';
+      if (needsStart) {
+        step = 'taking the fleet wake lock';
+        const got = await this.fleet.lock(`wake:lock:${s.machine}`, Math.max(1000, deadline - Date.now()));
+        this.m.fleetLocks.inc({ tenant: s.id, op: 'wake', result: got === 'lost' ? 'lost' : 'won' });
+        if (got !== 'lost') lock = got;
+      }
+      if (needsStart && lock !== undefined) {
         step = 'starting the machine';
         try {
           await driver.start(deadline);
@@ -287,6 +308,7 @@ class Waker implements WakeManager {
 
     try {
       await withDeadline(work(), deadline + DEADLINE_GRACE_MS, () => new Error(`timed out after ${formatMs(timeoutMs)} ${step}`), this.shutdown.signal);
+      if (lock) this.fleet.announceMachine(s.machine, 'started');
     } catch (err) {
       abort.abort();
       s.knownStarted = false;
@@ -294,6 +316,8 @@ class Waker implements WakeManager {
       const reason = err instanceof Error ? err.message : String(err);
       this.log.warn({ tenant: s.id, machine: driver.describe(), err: reason, step }, 'wake failed');
       throw new ClientError('WAKE_FAILED', `could not wake database ${driver.describe()}: ${reason}`, { cause: err });
+    } finally {
+      void lock?.release();
     }
     s.knownStarted = true;
     this.setState(s, 'started');
@@ -305,6 +329,28 @@ class Waker implements WakeManager {
       this.log.info({ tenant: s.id, machine: driver.describe(), ms: Math.round(seconds * 1000) }, 'machine started');
     } else {
       this.m.wakes.inc({ tenant: s.id, result: 'not_needed' });
+    }
+  }
+
+  /**
+   * Another node woke or suspended a machine. Started: this node need not ask the Machines API again. Suspended: this
+   * node's server connections to it are dead, and this node must not suspend it a second time.
+   */
+  private onMachineEvent(e: MachineEvent): void {
+    for (const s of this.tenants.values()) {
+      if (s.machine !== e.machine || !s.driver) continue;
+      if (e.state === 'started') {
+        if (!s.wake && !s.suspending) {
+          s.knownStarted = true;
+          this.setState(s, 'started');
+        }
+      } else if (e.state === 'suspended') {
+        s.knownStarted = false;
+        s.epoch++;
+        this.setState(s, 'suspended');
+        void this.beforeSuspend?.(s.id).catch(() => undefined);
+        this.log.info({ tenant: s.id, byNode: e.byNode }, 'machine suspended by another node');
+      }
     }
   }
 
@@ -338,6 +384,18 @@ class Waker implements WakeManager {
     const driver = s.driver!;
     const timeoutMs = this.wakeTimeoutMs(tenant);
     const deadline = Date.now() + timeoutMs;
+    const idleSince = s.idleSince;
+    const after = tenant.fly?.suspendAfterIdle ?? 0;
+    // Every node must have been idle that long, and one node suspends: never on a partial view (Redis away: no suspend).
+    const everywhere = await this.fleet.idleEverywhere(s.id, after);
+    this.m.fleetIdle.set({ tenant: s.id }, everywhere ? 1 : 0);
+    if (!everywhere) return;
+    const lock = await this.fleet.lock(`suspend:lock:${s.machine}`, timeoutMs + DEADLINE_GRACE_MS);
+    this.m.fleetLocks.inc({ tenant: s.id, op: 'suspend', result: lock === 'lost' ? 'lost' : 'won' });
+    if (lock === 'lost' || s.clients > 0 || s.pending > 0 || !s.knownStarted || !(await this.fleet.idleEverywhere(s.id, after))) {
+      if (lock !== 'lost') void lock.release();
+      return;
+    }
     s.idleSince = undefined;
     let step = 'closing server connections';
     try {
@@ -362,10 +420,15 @@ class Waker implements WakeManager {
       this.setState(s, 'suspended');
       this.m.suspends.inc({ tenant: s.id, result: 'suspended' });
       this.log.info({ tenant: s.id, machine: driver.describe() }, 'machine suspended');
+      // Before the lock goes: the other nodes must know before any of them could take it and suspend again.
+      this.fleet.announceMachine(s.machine, 'suspended');
     } catch (err) {
       this.m.suspends.inc({ tenant: s.id, result: 'failed' });
       this.log.warn({ tenant: s.id, machine: driver.describe(), step, err: err instanceof Error ? err.message : String(err) }, 'suspend failed');
       if (s.clients === 0) s.idleSince = Date.now();
+    } finally {
+      void lock.release();
+      if (s.idleSince === undefined && s.clients === 0 && idleSince !== undefined && s.knownStarted) s.idleSince = idleSince;
     }
   }
 }
@@ -386,6 +449,12 @@ function withDeadline<T>(promise: Promise<T>, deadlineMs: number, onTimeout: () 
     clearTimeout(timer);
     shutdown.removeEventListener('abort', onAbort!);
   });
+}
+
+/** The fleet's name for a tenant's machine. */
+function machineName(fly: TenantRecord['fly']): string {
+  if (fly === undefined) return '';
+  return fly.driver === 'local' ? `local:${fly.dataDir ?? ''}` : `${fly.app ?? ''}/${fly.machineId ?? ''}`;
 }
 
 function formatMs(ms: number): string {
