@@ -333,8 +333,9 @@ class Waker implements WakeManager {
   }
 
   /**
-   * Another node woke or suspended a machine. Started: this node need not ask the Machines API again. Suspended: this
-   * node's server connections to it are dead, and this node must not suspend it a second time.
+   * Another node woke or suspended a machine. Started: this node need not ask the Machines API again. Suspending or
+   * suspended: this node's server connections to it are dead, the next client here wakes it (after the suspend, or by
+   * starting it while it is still suspending), and this node must not suspend it a second time.
    */
   private onMachineEvent(e: MachineEvent): void {
     for (const s of this.tenants.values()) {
@@ -344,12 +345,14 @@ class Waker implements WakeManager {
           s.knownStarted = true;
           this.setState(s, 'started');
         }
-      } else if (e.state === 'suspended') {
+      } else if (e.state === 'suspending' || e.state === 'suspended') {
+        const first = s.knownStarted || e.state === 'suspended';
         s.knownStarted = false;
+        this.setState(s, e.state);
+        if (!first) continue;
         s.epoch++;
-        this.setState(s, 'suspended');
         void this.beforeSuspend?.(s.id).catch(() => undefined);
-        this.log.info({ tenant: s.id, byNode: e.byNode }, 'machine suspended by another node');
+        this.log.info({ tenant: s.id, byNode: e.byNode, state: e.state }, 'machine suspended by another node');
       }
     }
   }
@@ -407,6 +410,8 @@ class Waker implements WakeManager {
         return;
       }
       this.log.info({ tenant: s.id, machine: driver.describe(), idleMs: tenant.fly?.suspendAfterIdle }, 'suspending idle machine');
+      // Other nodes stop trusting the machine now: a client arriving there wakes it again rather than landing on it.
+      this.fleet.announceMachine(s.machine, 'suspending');
       s.knownStarted = false;
       s.epoch++;
       this.setState(s, 'suspending');
