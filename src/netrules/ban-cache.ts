@@ -10,7 +10,7 @@ export interface BanEntry {
 interface Held extends BanEntry {
   /** When this node last changed the entry (see `mark`). */
   readonly seq: number;
-  /** Made on this node while the shared backend was unreachable: to be written back when it returns. */
+  /** Made or known on this node while the shared backend was unreachable: to be written back when it returns. */
   readonly localOnly: boolean;
 }
 
@@ -80,9 +80,14 @@ export class BanCache {
     for (const [key, at] of this.lifted) if (at <= since) this.lifted.delete(key);
   }
 
-  /** Bans made here while the shared backend was away; `written` clears the mark once stored. */
+  /** Bans to write back to the shared backend (made while it was away, or known when it went away); `written` clears the mark. */
   localOnly(now = Date.now()): BanEntry[] {
     return [...this.bans.values()].filter((b) => b.localOnly && b.expiresAt > now);
+  }
+
+  /** Marks every ban known now as one to write back: Redis may come back without them (restart without persistence). */
+  keepAll(): void {
+    for (const [key, b] of this.bans) if (!b.localOnly) this.bans.set(key, { ...b, localOnly: true });
   }
 
   written(key: string): void {

@@ -203,7 +203,11 @@ export class RedisBanBackend implements BanBackend {
     }
   }
 
-  /** Bans made here while Redis was away go to Redis (and so to every node) with the time they have left. */
+  /**
+   * Bans made here while Redis was away, and those known when it went away, go back to Redis (and so to every node)
+   * with the time they have left; SET NX keeps a ban Redis still holds. A lift is refused while Redis is away, so
+   * nothing lifted is brought back (short of a lift message lost just before the outage).
+   */
   private async writeBack(): Promise<void> {
     const now = Date.now();
     for (const b of this.cache.localOnly(now)) {
@@ -248,6 +252,8 @@ export class RedisBanBackend implements BanBackend {
   private setHealthy(ok: boolean, reason: string): void {
     if (this.closed || ok === this.ok) return;
     this.ok = ok;
+    // Redis may come back empty (no persistence, failover): what this node enforces now goes back with its time left.
+    if (!ok) this.cache.keepAll();
     if (ok) this.log.info({ event: 'bans_redis_ok', bans: this.cache.size }, 'bans: Redis reachable; fleet-wide bans in sync');
     else this.log.error({ event: 'bans_redis_down', reason }, 'bans: Redis unreachable; enforcing known bans and counting failures on this node');
   }
