@@ -212,9 +212,9 @@ export class RedisBanBackend implements BanBackend {
     const now = Date.now();
     for (const b of this.cache.localOnly(now)) {
       const key = banKey(b.tenant, b.address);
-      await this.cmd!.eval(RESTORE_SCRIPT, 2, `${this.p}ban:${key}`, `${this.p}bans:index`, Math.max(1, b.expiresAt - now), key, this.channel);
+      const added = Number(await this.cmd!.eval(RESTORE_SCRIPT, 2, `${this.p}ban:${key}`, `${this.p}bans:index`, Math.max(1, b.expiresAt - now), key, this.channel));
       this.cache.written(key);
-      this.log.info({ event: 'ban_written_back', tenant: b.tenant, client: b.address }, 'ban made while Redis was unreachable written back');
+      if (added === 1) this.log.info({ event: 'ban_written_back', tenant: b.tenant, client: b.address }, 'ban Redis did not hold written back');
     }
   }
 

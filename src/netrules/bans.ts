@@ -105,8 +105,9 @@ export class BanList {
 
   /** undefined when the address may try to log in; otherwise the AUTH_BANNED refusal. `clientIp` is normalised (PROXY reader). */
   check(tenant: TenantRecord, clientIp: string): ClientError | undefined {
-    if (!this.enabled) return undefined;
-    const ban = this.backend.cache.get(banKey(tenant.id, clientIp));
+    const cache = this.backend.cache;
+    if (!this.enabled || cache.size === 0) return undefined;
+    const ban = cache.get(banKey(tenant.id, clientIp));
     if (ban === undefined) return undefined;
     // Rare path from here: a ban exists.
     if (this.policy(tenant) === undefined || this.opts.isTrustedProxy(clientIp)) return undefined;
