@@ -43,12 +43,15 @@ async function failTimes(port: number, tenant: string, n: number, t: Test): Prom
 
 t.test('three failures ban the address for the tenant; the right password is then refused before authentication', async (t) => {
   await failTimes(client.port, 'acme', 3, t);
-  const authBefore = porter.find({ event: 'auth_failed' }).length;
+  // Log lines arrive through a pipe: wait for the three failures before counting what follows.
+  await waitFor(() => porter.find({ event: 'auth_failed' }).length === 3, 'three auth_failed lines', 2000);
   const r = await login(client.port, user('acme'), good);
   t.match(r, { ok: false, code: '28000', message: BANNED_MSG });
-  t.equal(porter.find({ event: 'auth_failed' }).length, authBefore, 'no authentication was attempted');
-  t.match(porter.find({ event: 'refused', code: 'AUTH_BANNED' })[0], { sqlstate: '28000', reason: 'auth_banned', tenant: 'acme', client: '203.0.113.7' });
-  t.match(porter.find({ event: 'auth_ban' })[0], { tenant: 'acme', client: '203.0.113.7', failures: 3, banTimeMs: 2000 });
+  await porter.waitForLog({ event: 'refused', code: 'AUTH_BANNED' });
+  t.equal(porter.find({ event: 'auth_failed' }).length, 3, 'no authentication was attempted');
+  t.equal(porter.find({ event: 'authenticated' }).length, 0, 'nor succeeded');
+  t.match(await porter.waitForLog({ event: 'refused', code: 'AUTH_BANNED' }), { sqlstate: '28000', reason: 'auth_banned', tenant: 'acme', client: '203.0.113.7' });
+  t.match(await porter.waitForLog({ event: 'auth_ban' }), { tenant: 'acme', client: '203.0.113.7', failures: 3, banTimeMs: 2000 });
 
   t.same(await login(other.port, user('acme'), good), { ok: true }, 'another address is unaffected');
   t.same(await login(client.port, user('lenient'), good), { ok: true }, 'the same address on another tenant is unaffected');
@@ -93,7 +96,7 @@ t.test('the admin API lifts a ban at once', async (t) => {
   t.equal(res.status, 200);
   t.same(await res.json(), { lifted: { tenant: 'acme', address: '::ffff:198.51.100.9' } });
   t.same(await login(other.port, user('acme'), good), { ok: true }, 'lifted');
-  t.match(porter.find({ event: 'admin_audit', action: 'ban.lift' })[0], { tokenName: 'test', tenant: 'acme' });
+  t.match(await porter.waitForLog({ event: 'admin_audit', action: 'ban.lift' }), { tokenName: 'test', tenant: 'acme' });
 
   const again = await fetch(`http://127.0.0.1:${porter.adminPort}/v1/bans/acme/198.51.100.9`, { method: 'DELETE', headers: ADMIN });
   t.equal(again.status, 404);
