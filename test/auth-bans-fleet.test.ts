@@ -92,6 +92,7 @@ t.test('a ban lifted through node A is lifted on node B at once', async (t) => {
 t.test('Redis down: known bans stay enforced, failures are counted on the node, and its bans reach the fleet when Redis returns', async (t) => {
   await failTimes(viaA.port, 'steady', 10, t);
   await waitFor(async () => !(await login(viaB.port, user('steady'), good)).ok, 'node B to enforce the ban', 1000, 20);
+  const okBefore = { a: nodeA.find({ event: 'bans_redis_ok' }).length, b: nodeB.find({ event: 'bans_redis_ok' }).length };
   await redis.stop();
   await nodeA.waitForLog({ event: 'bans_redis_down' }, 5000);
   await nodeB.waitForLog({ event: 'bans_redis_down' }, 5000);
@@ -109,7 +110,16 @@ t.test('Redis down: known bans stay enforced, failures are counted on the node, 
   await nodeA.waitForLog({ event: 'ban_written_back', tenant: 'acme' }, 10_000);
   // Both nodes knew the "steady" ban: whichever comes back first writes it, the other finds it there.
   await waitFor(() => [...nodeA.find({ event: 'ban_written_back', tenant: 'steady' }), ...nodeB.find({ event: 'ban_written_back', tenant: 'steady' })].length === 1, 'the steady ban written back once', 10_000);
-  t.match(await login(viaB.port, user('acme'), good), { ok: false, code: '28000', message: banned('acme') }, 'node B enforces the ban node A made during the outage');
+  await waitFor(
+    () => nodeA.find({ event: 'bans_redis_ok' }).length > okBefore.a && nodeB.find({ event: 'bans_redis_ok' }).length > okBefore.b,
+    'both nodes to reach Redis again',
+    10_000,
+  );
+  const refusedOnB = await waitFor(async () => {
+    const x = await login(viaB.port, user('acme'), good);
+    return x.ok ? undefined : x;
+  }, 'node B to refuse the ban node A made during the outage', 2000, 20);
+  t.match(refusedOnB, { ok: false, code: '28000', message: banned('acme') }, 'node B enforces the ban node A made during the outage');
   t.match(await login(viaA.port, user('steady'), good), { ok: false, code: '28000', message: banned('steady') }, 'the ban made before the outage survived the empty Redis');
   t.match(
     (await bansOn(nodeB)).map((b) => `${b.tenant}/${b.address}`).sort(),
