@@ -10,8 +10,8 @@ import { createLogger, Metrics, startObservabilityServer, type Logger, type Obse
 import { PoolBackend, type Backend } from './pool/index.js';
 import { handleConnection, SessionRegistry } from './proxy/index.js';
 import { createStore, type Store } from './store/index.js';
-import { createAccessControl } from './netrules/index.js';
-import { startAdminServer, type AdminServer } from './admin/index.js';
+import { BanList, createAccessControl } from './netrules/index.js';
+import { registerBanRoutes, startAdminServer, type AdminServer } from './admin/index.js';
 import { CredentialResolver, runAuthQuery } from './auth/index.js';
 import { createWakeManager, serverReach } from './wake/index.js';
 import { createFleet, registerFleetMetrics } from './fleet/index.js';
@@ -91,6 +91,9 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
     ratePerAddress: config.fleet.cancelRatePerAddress,
   });
   const trusted = new CidrSet(config.proxyProtocol.trustedProxies);
+  // Failed-login bans: in Redis for the fleet when the store is Redis, else in this process.
+  const bans = new BanList({ config, logger, metrics, isTrustedProxy: (ip) => trusted.has(ip) });
+  await bans.start();
   const secureContext = loadTls(config);
   const deps = {
     config,
@@ -98,6 +101,7 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
     metrics,
     tenants: store,
     access,
+    bans,
     backend,
     credentials,
     sessions,
@@ -141,6 +145,7 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
     });
     admin.route('GET', '/v1/pools', () => ({ status: 200, body: { pools: pools.poolsSnapshot() } }));
     admin.route('GET', '/v1/nodes', async () => ({ status: 200, body: { self: fleet.nodeId, shared: fleet.shared, healthy: fleet.healthy(), nodes: await fleet.nodes() } }));
+    registerBanRoutes(admin.route, { bans, logger });
   }
   logger.info({ event: 'listening', host: config.listen.host, port, metricsPort: obs?.port, adminPort: admin?.port, proxyProtocol: config.proxyProtocol.mode, tls: !!secureContext, tenants: store.listTenants().length }, 'pgporter listening');
 
@@ -162,6 +167,7 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
         await backend.close();
         await wake.close();
         await fleet.close();
+        await bans.close();
         await obs?.close();
         await store.close();
         logger.info({ event: 'stopped' }, 'pgporter stopped');

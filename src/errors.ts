@@ -33,6 +33,8 @@ export const ERRORS = {
   USER_MISSING: { sqlstate: '28000', kind: 'protocol_violation', side: 'client', severity: 'FATAL' },
   ALLOWLIST_DENIED: { sqlstate: '28000', kind: 'allowlist', side: 'client', severity: 'FATAL' },
   ALLOWLIST_UNAVAILABLE: { sqlstate: '08004', kind: 'allowlist_unavailable', side: 'redis', severity: 'FATAL' },
+  // Like a pg_hba refusal (28000), not 53300: clients and poolers retry "too many connections", which would only extend the ban.
+  AUTH_BANNED: { sqlstate: '28000', kind: 'auth_banned', side: 'client', severity: 'FATAL' },
   AUTH_FAILED: { sqlstate: '28P01', kind: 'auth_failed', side: 'client', severity: 'FATAL' },
   AUTH_TIMEOUT: { sqlstate: '08006', kind: 'auth_timeout', side: 'client', severity: 'FATAL' },
   AUTH_UNSUPPORTED: { sqlstate: '28000', kind: 'auth_unsupported', side: 'server', severity: 'FATAL' },

@@ -1,4 +1,4 @@
-// Public face of the admin API: the listener (with the tenant and allowlist routes) and its request/response types.
+// Public face of the admin API: the listener (with the tenant and allowlist routes), the ban routes, and its request/response types.
 export {
   startAdminServer,
   type AdminServer,
@@ -9,3 +9,4 @@ export {
 } from './server.js';
 export { HttpError } from './http-error.js';
 export type { AdminToken } from './token-auth.js';
+export { registerBanRoutes, type BanAdmin } from './ban-routes.js';

@@ -1,6 +1,6 @@
 // Config for network restrictions: the default policy, where tenants and allowlists are stored, and the admin API listener.
 import { z } from 'zod';
-import { duration } from './duration.js';
+import { duration, optionalDuration } from './duration.js';
 import { CidrParseError, parseCidr } from '../net/index.js';
 
 const port = z.number().int().min(0).max(65535);
@@ -17,11 +17,40 @@ export const allowlistEntrySchema = z.string().superRefine((text, ctx) => {
 /** A tenant's allowlist; absent means the default policy. The cap keeps one request from exhausting memory. */
 export const allowlistSchema = z.array(allowlistEntrySchema).max(100_000);
 
-/** `netrules`: what applies to a tenant that has no allowlist. */
+/**
+ * `netrules.authFailureBan`: repeated failed logins from one client address for one tenant ban that address for that
+ * tenant, on every node (Redis) or this node (embedded/memory store). Defaults follow Supavisor's circuit breaker.
+ */
+export const authFailureBanSchema = z
+  .strictObject({
+    /** Off: no failure is counted and nobody is banned (a tenant cannot turn it back on). Default true. */
+    enabled: z.boolean().default(true),
+    /** Failed logins within `window` that make a ban. Default 10. */
+    maxFailures: z.number().int().min(1).max(1_000_000).default(10),
+    /** Counting window, from the first failure counted. Default 150s. */
+    window: duration('150s'),
+    /** How long a ban lasts. Default 120s. */
+    banTime: duration('120s'),
+    /** How often a node re-reads the fleet's bans from Redis (pub/sub delivers them at once; this catches a lost message). Default 1s. */
+    syncInterval: duration('1s'),
+  })
+  .prefault({});
+
+/** A tenant's `authFailureBan`: changes the global values for this tenant; absent fields keep them. */
+export const authFailureBanOverrideSchema = z.strictObject({
+  /** false: never ban for this tenant. */
+  enabled: z.boolean().optional(),
+  maxFailures: z.number().int().min(1).max(1_000_000).optional(),
+  window: optionalDuration(),
+  banTime: optionalDuration(),
+});
+
+/** `netrules`: what applies to a tenant that has no allowlist, and bans after repeated failed logins. */
 export const netrulesSchema = z
   .strictObject({
     /** allow (default): a tenant without a list admits every address; deny: it admits none. */
     defaultPolicy: z.enum(['allow', 'deny']).default('allow'),
+    authFailureBan: authFailureBanSchema,
   })
   .prefault({});
 

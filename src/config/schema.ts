@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import { duration } from './duration.js';
 import { authSchema } from './schema-auth.js';
-import { adminSchema, allowlistEntrySchema as cidrSchema, allowlistSchema, netrulesSchema, storeSchema } from './schema-netrules.js';
+import { adminSchema, allowlistEntrySchema as cidrSchema, allowlistSchema, authFailureBanOverrideSchema, netrulesSchema, storeSchema } from './schema-netrules.js';
 import { flyGlobalSchema, flyTenantSchema } from './schema-wake.js';
 import { globalPoolSchema, tenantPoolSchema } from './schema-pool.js';
 import { fleetSchema } from './schema-fleet.js';
@@ -36,6 +36,8 @@ export const tenantSchema = z.strictObject({
   fly: flyTenantSchema.optional(),
   /** Connection pooling for this tenant: mode, size, timeouts. */
   pool: tenantPoolSchema.prefault({}),
+  /** Changes netrules.authFailureBan for this tenant (absent: the global values). */
+  authFailureBan: authFailureBanOverrideSchema.optional(),
 });
 
 export type TenantConfig = z.output<typeof tenantSchema>;

@@ -411,7 +411,12 @@ export class PooledServer implements FrameSink {
     }
     if (this.freeDue) {
       this.freeDue = false;
-      if (this.clean && this._state !== 'closed') this.host.serverFree(this);
+      try {
+        if (this.clean && this._state !== 'closed') this.host.serverFree(this);
+      } catch (err) {
+        // A bug while handing the server on: this server and its client end, never the process.
+        this.close(`internal error handing the server on: ${(err as Error).message}`);
+      }
     }
   };
 

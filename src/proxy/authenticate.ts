@@ -12,6 +12,14 @@ const MAX_AUTH_MESSAGE = 8192;
 
 const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/** Hooks for failed-login bans (src/netrules/bans.ts). */
+export interface AuthHooks {
+  /** Called as soon as a login has failed (AUTH_FAILED), before `failureDelay`, so parallel guesses are counted at once. */
+  onFailure?(): void;
+  /** Asked before each client message is verified: a ban made meanwhile (by a parallel guess) ends this attempt unchecked. */
+  refusal?(): ClientError | undefined;
+}
+
 /**
  * Authenticates the client with the tenant's method. On success AuthenticationOk has been sent.
  * Throws a ClientError (28P01 after `failureDelay`, 08006 on timeout, 08P01 on protocol errors).
@@ -23,6 +31,7 @@ export async function authenticateClient(
   user: string,
   credentials: CredentialSource,
   log: Logger,
+  hooks: AuthHooks = {},
 ): Promise<UpstreamSecret> {
   const auth = new ClientAuthenticator({ method: tenant.auth.method, credentials, tenantId: tenant.id, user });
   let timer: NodeJS.Timeout | undefined;
@@ -30,13 +39,13 @@ export async function authenticateClient(
     timer = setTimeout(() => reject(new ClientError('AUTH_TIMEOUT', 'canceling authentication due to timeout')), tenant.auth.timeout);
   });
   try {
-    return await Promise.race([exchange(socket, reader, auth, tenant, log), timeout]);
+    return await Promise.race([exchange(socket, reader, auth, tenant, log, hooks), timeout]);
   } finally {
     clearTimeout(timer);
   }
 }
 
-async function exchange(socket: Socket, reader: PacketReader, auth: ClientAuthenticator, tenant: TenantRecord, log: Logger): Promise<UpstreamSecret> {
+async function exchange(socket: Socket, reader: PacketReader, auth: ClientAuthenticator, tenant: TenantRecord, log: Logger, hooks: AuthHooks): Promise<UpstreamSecret> {
   let step: AuthStep = await auth.start();
   for (;;) {
     if (step.reply) socket.write(step.reply);
@@ -47,6 +56,7 @@ async function exchange(socket: Socket, reader: PacketReader, auth: ClientAuthen
     }
     if (done) {
       log.info({ event: 'auth_failed', reason: done.reason }, 'client authentication failed');
+      if (done.error.code === 'AUTH_FAILED') hooks.onFailure?.();
       // A fixed delay slows password guessing without telling the guesser anything.
       await delay(tenant.auth.failureDelay);
       throw done.error;
@@ -55,6 +65,8 @@ async function exchange(socket: Socket, reader: PacketReader, auth: ClientAuthen
     if (msg.type !== Frontend.Password) {
       throw new ClientError('STARTUP_INVALID', `expected password response, got message type "${String.fromCharCode(msg.type)}"`);
     }
+    const refused = hooks.refusal?.();
+    if (refused) throw refused;
     step = await auth.receive(msg.body);
   }
 }

@@ -1,4 +1,4 @@
-// One client connection's path through the front door: PROXY header, startup/TLS, tenant, allowlist, then the backend.
+// One client connection's path through the front door: PROXY header, startup/TLS, tenant, ban check, allowlist, then the backend.
 import type { Socket } from 'node:net';
 import type { SecureContext } from 'node:tls';
 import type { Config } from '../config/index.js';
@@ -20,12 +20,19 @@ export interface AccessCheck {
   check(tenant: TenantRecord, clientIp: string): ClientError | undefined;
 }
 
+/** Failed-login bans (src/netrules/bans.ts): a synchronous check, and the count of a failed login. */
+export interface BanCheck {
+  check(tenant: TenantRecord, clientIp: string): ClientError | undefined;
+  recordFailure(tenant: TenantRecord, clientIp: string): void;
+}
+
 export interface FrontDoorDeps {
   config: Config;
   logger: Logger;
   metrics: Metrics;
   tenants: TenantLookup;
   access: AccessCheck;
+  bans: BanCheck;
   backend: Backend;
   credentials: CredentialSource;
   sessions: SessionRegistry;
@@ -94,6 +101,9 @@ export async function handleConnection(raw: Socket, deps: FrontDoorDeps): Promis
     if (!st.tls && (tenant.requireTls ?? config.tls.requireTls)) {
       throw new ClientError('TLS_REQUIRED', `connection without TLS is not allowed for tenant "${tenant.id}"`, { hint: 'Connect with sslmode=require.' });
     }
+    // A banned address is refused before anything else is spent on it (allowlist, admission, authentication, wake).
+    const banned = deps.bans.check(tenant, clientIp);
+    if (banned) throw banned;
     const denied = deps.access.check(tenant, clientIp);
     if (denied) throw denied;
     const admitted = deps.backend.admit(tenant);
@@ -101,7 +111,10 @@ export async function handleConnection(raw: Socket, deps: FrontDoorDeps): Promis
     releaseAdmission = admitted.release;
 
     clearTimeout(startupTimer);
-    const secret = await authenticateClient(clientSocket, st.reader, tenant, user, deps.credentials, log);
+    const secret = await authenticateClient(clientSocket, st.reader, tenant, user, deps.credentials, log, {
+      onFailure: () => deps.bans.recordFailure(tenant, clientIp),
+      refusal: () => deps.bans.check(tenant, clientIp),
+    });
     const params = new Map(st.params);
     params.delete('user');
     const database = params.get('database') ?? user;
