@@ -11,7 +11,7 @@ import { PoolBackend, type Backend } from './pool/index.js';
 import { handleConnection, SessionRegistry } from './proxy/index.js';
 import { createStore, type Store } from './store/index.js';
 import { BanList, createAccessControl } from './netrules/index.js';
-import { registerBanRoutes, startAdminServer, type AdminServer } from './admin/index.js';
+import { registerBanRoutes, registerLifecycleRoutes, startAdminServer, type AdminServer } from './admin/index.js';
 import { CredentialResolver, runAuthQuery } from './auth/index.js';
 import { createWakeManager, serverReach } from './wake/index.js';
 import { createFleet, registerFleetMetrics } from './fleet/index.js';
@@ -24,6 +24,9 @@ export interface App {
   readonly logger: Logger;
   readonly metrics: Metrics;
   readonly store: Store;
+  /** Resolves when something other than a signal asks the process to stop (POST /v1/drain), with the reason. */
+  readonly stopRequested: Promise<string>;
+  /** Drains (healthz unhealthy, no new connections, sessions end at transaction boundaries) and closes everything. */
   close(): Promise<void>;
 }
 
@@ -122,11 +125,16 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
   });
   const port = (server.address() as AddressInfo).port;
 
+  let draining = false;
+  let requestStop!: (reason: string) => void;
+  const stopRequested = new Promise<string>((resolve) => (requestStop = resolve));
+
   let obs: ObservabilityServer | undefined;
   if (config.metrics.enabled) {
     obs = await startObservabilityServer(metrics, config.metrics.host, config.metrics.port, () => {
       const st = store.status();
-      return { ok: st.loaded, detail: { store: store.kind, storeHealthy: st.healthy, sessions: sessions.count() } };
+      // Unhealthy as soon as draining starts, so Fly's proxy routes new clients elsewhere.
+      return { ok: st.loaded && !draining, detail: { store: store.kind, storeHealthy: st.healthy, sessions: sessions.count(), draining } };
     });
   }
   // The admin API, on a listener of its own.
@@ -146,6 +154,16 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
     admin.route('GET', '/v1/pools', () => ({ status: 200, body: { pools: pools.poolsSnapshot() } }));
     admin.route('GET', '/v1/nodes', async () => ({ status: 200, body: { self: fleet.nodeId, shared: fleet.shared, healthy: fleet.healthy(), nodes: await fleet.nodes() } }));
     registerBanRoutes(admin.route, { bans, logger });
+    registerLifecycleRoutes(
+      admin.route,
+      {
+        drain: (reason) => requestStop(reason),
+        pause: (id) => pools.pause(id),
+        resume: (id) => pools.resume(id),
+        tenantExists: (id) => store.getTenant(id) !== undefined,
+      },
+      logger,
+    );
   }
   logger.info({ event: 'listening', host: config.listen.host, port, metricsPort: obs?.port, adminPort: admin?.port, proxyProtocol: config.proxyProtocol.mode, tls: !!secureContext, tenants: store.listTenants().length }, 'pgporter listening');
 
@@ -157,12 +175,17 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
     logger,
     metrics,
     store,
+    stopRequested,
     close: () =>
       (closing ??= (async () => {
+        draining = true;
         server.close();
+        const bye = new ClientError('SHUTTING_DOWN', 'terminating connection due to administrator command');
+        logger.info({ event: 'draining', sessions: sessions.count(), timeoutMs: config.shutdown.timeout }, 'draining: sessions end at their next transaction boundary');
+        await pools.drain(bye, Date.now() + config.shutdown.timeout);
         access.close();
         await admin?.close();
-        const bye = new ClientError('SHUTTING_DOWN', 'terminating connection due to administrator command');
+        // Whatever never reached the pool (a login under way) ends now.
         for (const s of sessions.all()) s.end(bye);
         await backend.close();
         await wake.close();

@@ -81,11 +81,13 @@ async function start(args: string[], io: CliIo): Promise<number> {
       }
       stopping = true;
       app.logger.info({ event: 'signal', signal }, 'shutting down');
-      // Shutdown must end even when something it waits for (a wake, an unreachable store) does not answer.
+      // Shutdown must end even when something it waits for (a wake, an unreachable store) does not answer: the drain's
+      // own timeout, then a grace period for the rest.
+      const boundMs = config.shutdown.timeout + SHUTDOWN_GRACE_MS;
       const bound = setTimeout(() => {
-        app.logger.warn({ event: 'shutdown_timeout', afterMs: SHUTDOWN_GRACE_MS }, 'shutdown did not finish in time; exiting');
+        app.logger.warn({ event: 'shutdown_timeout', afterMs: boundMs }, 'shutdown did not finish in time; exiting');
         resolve(1);
-      }, SHUTDOWN_GRACE_MS);
+      }, boundMs);
       bound.unref();
       app.close().then(
         () => resolve(0),
@@ -97,6 +99,7 @@ async function start(args: string[], io: CliIo): Promise<number> {
     };
     process.on('SIGINT', () => stop('SIGINT'));
     process.on('SIGTERM', () => stop('SIGTERM'));
+    void app.stopRequested.then((reason) => stop(reason));
   });
 }
 

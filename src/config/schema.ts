@@ -99,6 +99,12 @@ export const configSchema = z.strictObject({
   fly: flyGlobalSchema,
   pool: globalPoolSchema,
   fleet: fleetSchema,
+  shutdown: z
+    .strictObject({
+      /** SIGTERM or POST /v1/drain: how long clients may finish their transactions before the rest are ended. Default 30s. */
+      timeout: duration('30s'),
+    })
+    .prefault({}),
   tenants: z.array(tenantSchema).default([]),
 });
 

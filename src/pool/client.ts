@@ -84,6 +84,8 @@ export class PoolClient implements FrameSink, ServerPeer {
   private unnamed: ClientStatement | undefined;
   /** An error pgporter answered itself, without a server: everything up to Sync is ignored, as the server would. */
   private skipping = false;
+  /** Draining: the session ends with this error at its next transaction boundary. */
+  private drainErr: ClientError | undefined;
   /** An end waiting for the server message being forwarded to finish (never cut a DataRow in half). */
   private pendingEnd: { err: ClientError; endedBy: SessionEnd['endedBy'] } | undefined;
   lastActive: number;
@@ -188,6 +190,17 @@ export class PoolClient implements FrameSink, ServerPeer {
     this.finish(endedBy, err.message);
   }
 
+  /**
+   * pgporter is stopping: the session ends with `err` (57P01) at a transaction boundary, never inside a transaction.
+   * A client holding no server is at one now.
+   */
+  drain(err: ClientError): void {
+    if (this._state === 'closed') return;
+    this.drainErr = err;
+    const sv = this._server;
+    if (sv === undefined || this.startup !== undefined || (sv.clean && !this.framer.midMessage)) this.fail(err);
+  }
+
   // --- pool side ---
 
   /** The pool hands this client a server. */
@@ -217,7 +230,9 @@ export class PoolClient implements FrameSink, ServerPeer {
     sv.unbind();
     if (this._state === 'active') this.setState('idle');
     this.host.checkin(sv, clean);
-    if (this._state !== 'closed') this.updateReading();
+    if (this._state === 'closed') return;
+    if (this.drainErr && !this.framer.midMessage) return this.fail(this.drainErr);
+    this.updateReading();
   }
 
   /** Queued: nothing is read from the client until a server arrives. */
@@ -281,6 +296,10 @@ export class PoolClient implements FrameSink, ServerPeer {
     if (!this.serverFull) return;
     this.serverFull = false;
     this.updateReading();
+  }
+
+  transactionDone(): void {
+    if (this.drainErr && !this.framer.midMessage) this.fail(this.drainErr);
   }
 
   atBoundary(): void {

@@ -35,6 +35,11 @@ export class PoolBackend implements Backend {
   private readonly pools = new Map<string, Pool>();
   private readonly keys: CancelKeys;
   private readonly sessions = new Map<number, PoolClient>();
+  /** Set once pgporter drains: sessions end at their next transaction boundary, new ones are refused. */
+  private draining: ClientError | undefined;
+  /** Tenants paused by PAUSE: pools created for them later start paused too. */
+  private readonly pausedTenants = new Set<string>();
+  private sessionsGone: (() => void) | undefined;
   private readonly clientsByTenant = new Map<string, number>();
   private readonly totals = new Map<string, TenantTotals>();
   private clientsTotal = 0;
@@ -92,6 +97,7 @@ export class PoolBackend implements Backend {
   }
 
   async serve(session: ClientSession): Promise<SessionEnd> {
+    if (this.draining) throw this.draining;
     const pool = this.poolFor(session);
     pool.secret = session.secret;
     const client = new PoolClient(session, pool);
@@ -112,7 +118,42 @@ export class PoolBackend implements Backend {
       this.keys.release(key.pid);
       pool.clients.delete(client);
       this.sessions.delete(session.id);
+      if (this.sessions.size === 0) this.sessionsGone?.();
     }
+  }
+
+  /**
+   * Drain: every session ends with `err` (57P01) at its next transaction boundary: at once when it holds no server,
+   * after its current transaction otherwise. Resolves when none is left; at `deadlineMs` the rest are ended anyway.
+   */
+  async drain(err: ClientError, deadlineMs: number): Promise<void> {
+    this.draining = err;
+    for (const c of this.sessions.values()) c.drain(err);
+    if (this.sessions.size > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await new Promise<void>((resolve) => {
+        this.sessionsGone = resolve;
+        timer = setTimeout(resolve, Math.max(0, deadlineMs - Date.now()));
+      });
+      clearTimeout(timer);
+      this.sessionsGone = undefined;
+    }
+    for (const c of [...this.sessions.values()]) c.fail(err);
+  }
+
+  /** PAUSE a tenant: transactions under way finish, no new one starts, its servers close. Resolves once they have. */
+  pause(tenantId: string): Promise<void> {
+    this.pausedTenants.add(tenantId);
+    return Promise.all([...this.pools.values()].filter((p) => p.tenant.id === tenantId).map((p) => p.pause())).then(() => undefined);
+  }
+
+  resume(tenantId: string): void {
+    this.pausedTenants.delete(tenantId);
+    for (const p of this.pools.values()) if (p.tenant.id === tenantId) p.resume();
+  }
+
+  isPaused(tenantId: string): boolean {
+    return this.pausedTenants.has(tenantId);
   }
 
   endSession(sessionId: number, err: ClientError): boolean {
@@ -161,6 +202,7 @@ export class PoolBackend implements Backend {
       if (!totals) this.totals.set(session.tenant.id, (totals = { queries: 0, transactions: 0 }));
       pool = new Pool(this.ctx, session.tenant, session.database, session.user, totals);
       this.pools.set(id, pool);
+      if (this.pausedTenants.has(session.tenant.id)) void pool.pause();
     } else if (pool.tenant !== session.tenant) {
       // The store hands out a new record when a tenant is edited; pool settings follow it, and servers of a
       // previous upstream must not serve another transaction.
@@ -180,7 +222,7 @@ export class PoolBackend implements Backend {
       } catch (err) {
         this.opts.logger.error({ err, pool: id }, 'pool sweep failed');
       }
-      if (p.empty) this.pools.delete(id);
+      if (p.empty && !p.isPaused) this.pools.delete(id);
     }
   }
 }

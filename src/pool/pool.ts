@@ -51,6 +51,9 @@ export class Pool implements ServerHost, ClientHost {
   private opening = 0;
   private waking: Promise<void> | undefined;
   private closed = false;
+  /** PAUSE: no transaction starts, servers are closed as they come back; resolved once none is left. */
+  private paused = false;
+  private pauseWaiters: Array<() => void> = [];
   /** Server-side statement names some server prepared without error (bounded: cleared when full). */
   private readonly validStatements = new Set<string>();
   /** Startup settings (`name\0value`) a server has accepted for this pool (bounded likewise). */
@@ -104,7 +107,7 @@ export class Pool implements ServerHost, ClientHost {
   // --- clients ---
 
   acquire(client: PoolClient): PooledServer | undefined {
-    const s = this.waiting === 0 ? this.takeIdle() : undefined;
+    const s = this.waiting === 0 && !this.paused ? this.takeIdle() : undefined;
     if (s) {
       this.ctx.metrics.waitSeconds.observe({ tenant: this.tenant.id }, 0);
       return s;
@@ -196,12 +199,14 @@ export class Pool implements ServerHost, ClientHost {
       c.serverLost();
     }
     if (!this.closed) this.pump();
+    this.checkPaused();
   }
 
   /** Why a server must not be reused, or undefined. */
   private unusable(server: PooledServer, clean: boolean): string | undefined {
     if (!clean) return 'returned mid-transaction or with replies outstanding';
     if (this.closed) return 'pool closed';
+    if (this.paused) return 'pool paused';
     if (!server.alive) return 'connection gone';
     if (server.retire) return 'retired';
     if (this.clock.now > server.expiresAt) return 'lifetime reached';
@@ -249,6 +254,7 @@ export class Pool implements ServerHost, ClientHost {
 
   /** Serves waiters from idle servers, then opens servers for those still waiting, up to `size`. */
   private pump(): void {
+    if (this.paused) return;
     while (this.waiting > 0 && this.idle.length > 0) {
       const s = this.takeIdle();
       if (!s) break;
@@ -284,6 +290,7 @@ export class Pool implements ServerHost, ClientHost {
     } catch (err) {
       this.opening--;
       this.openFailed(err);
+      this.checkPaused();
       return;
     }
     this.opening--;
@@ -370,9 +377,39 @@ export class Pool implements ServerHost, ClientHost {
         }
       }
     }
-    if (!this.closed && this.secret && this.servers.size + this.opening < cfg.minSize) {
+    if (!this.closed && !this.paused && this.secret && this.servers.size + this.opening < cfg.minSize) {
       for (let n = cfg.minSize - this.servers.size - this.opening; n > 0; n--) this.open();
     }
+  }
+
+  /**
+   * PAUSE (upstream maintenance): transactions under way finish, no new one starts (clients wait, up to
+   * queryWaitTimeout), and every server connection is closed. Resolves once none is left.
+   */
+  pause(): Promise<void> {
+    this.paused = true;
+    this.closeServers();
+    return new Promise<void>((resolve) => {
+      this.pauseWaiters.push(resolve);
+      this.checkPaused();
+    });
+  }
+
+  /** RESUME: waiting clients are served again. */
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    for (const w of this.pauseWaiters.splice(0)) w();
+    this.pump();
+  }
+
+  get isPaused(): boolean {
+    return this.paused;
+  }
+
+  private checkPaused(): void {
+    if (!this.paused || this.servers.size > 0 || this.opening > 0) return;
+    for (const w of this.pauseWaiters.splice(0)) w();
   }
 
   /** Closes idle servers now and the busy ones when their client lets go (the machine is about to be suspended). */

@@ -59,6 +59,8 @@ export interface ServerPeer {
   detach(clean: boolean): void;
   /** This server's connection died under the client. */
   serverLost(): void;
+  /** A transaction ended with nothing outstanding (ReadyForQuery 'I'): a boundary where the session may end. */
+  transactionDone(): void;
 }
 
 const ST_IDLE = 0x49; // 'I'
@@ -637,8 +639,9 @@ export class PooledServer implements FrameSink {
       if (this.resetDropsStatements) this.statements.clear();
       afterReset(this.have, this.host.defaults ?? new Map());
       this.freeDue = true;
-    } else if (this._state === 'active' && this.host.mode === 'transaction' && this.status === ST_IDLE) {
-      this.freeDue = true;
+    } else if (this._state === 'active' && this.status === ST_IDLE) {
+      if (this.host.mode === 'transaction') this.freeDue = true;
+      else this._client?.transactionDone();
     }
   }
 }
