@@ -11,6 +11,7 @@ import { CLOSE_COMPLETE, PARSE_COMPLETE, type PooledServer, type ServerPeer } fr
 import { buildBind, buildParse, buildStatementMessage, cstringEnd, serverNameFor, statementCommand, type ClientStatement } from './statements.js';
 import { OptionsError, startupWants } from './params.js';
 import type { ErrorFieldMap } from './error-fields.js';
+import type { TenantTotals } from './pool-metrics.js';
 
 /**
  * starting: logged in, not yet told it is ready (the pool may need a server to learn its parameters or check the
@@ -30,7 +31,7 @@ const NEXT: Record<ClientState, readonly ClientState[]> = {
 export interface ClientHost {
   readonly mode: 'transaction' | 'session';
   readonly defaults: ReadonlyMap<string, string> | undefined;
-  readonly stats: { queries: number; transactions: number };
+  readonly stats: TenantTotals;
   readonly clock: { now: number };
   /** A free server now, or undefined after queueing the client (it gets `attach()` later). */
   acquire(client: PoolClient): PooledServer | undefined;
@@ -90,6 +91,9 @@ export class PoolClient implements FrameSink, ServerPeer {
   private pendingEnd: { err: ClientError; endedBy: SessionEnd['endedBy'] } | undefined;
   lastActive: number;
   waitingSince = 0;
+  /** performance.now() of the first message after the last ReadyForQuery (0: none yet), and of the transaction's first. */
+  private batchStart = 0;
+  private txStart = 0;
   /** Paused because the server's socket is full. */
   private serverFull = false;
   private startup: { resolve(): void; reject(err: ClientError): void } | undefined;
@@ -298,6 +302,18 @@ export class PoolClient implements FrameSink, ServerPeer {
     this.updateReading();
   }
 
+  readyForQuery(idle: boolean, moreOwed: boolean): void {
+    const now = performance.now();
+    const st = this.host.stats;
+    if (this.batchStart !== 0) st.queryLatency.observe((now - this.batchStart) / 1000);
+    // Pipelined batches: the next one's reply time counts from this reply.
+    this.batchStart = moreOwed ? now : 0;
+    if (idle && this.txStart !== 0) {
+      st.transactionLatency.observe((now - this.txStart) / 1000);
+      this.txStart = moreOwed ? now : 0;
+    }
+  }
+
   transactionDone(): void {
     if (this.drainErr && !this.framer.midMessage) this.fail(this.drainErr);
   }
@@ -444,6 +460,10 @@ export class PoolClient implements FrameSink, ServerPeer {
       this.fail(new ClientError('CLIENT_PROTOCOL', `invalid message length ${length} for message type ${type}`), 'client');
       return Act.Drop;
     }
+    if (this.batchStart === 0) {
+      this.batchStart = performance.now();
+      if (this.txStart === 0) this.txStart = this.batchStart;
+    }
     let sv = this._server;
     if (sv === undefined) {
       if (this.skipping) {
@@ -540,6 +560,7 @@ export class PoolClient implements FrameSink, ServerPeer {
   private answerSync(): void {
     this.host.stats.queries++;
     this.out.push(READY_IDLE);
+    this.batchStart = this.txStart = 0; // answered here: nothing to time
   }
 
   private sentQuery(sv: PooledServer): void {

@@ -8,7 +8,7 @@ import type { Backend, CancelTarget, ClientSession, SessionEnd } from './types.j
 import { CancelKeys, sendCancel } from './cancel-keys.js';
 import { Pool, type PoolContext, type PoolSnapshot } from './pool.js';
 import { PoolClient } from './client.js';
-import { PoolMetrics, type TenantTotals } from './pool-metrics.js';
+import { PoolMetrics, newTotals, type TenantTotals } from './pool-metrics.js';
 
 export interface PoolBackendOptions {
   config: Config;
@@ -199,7 +199,7 @@ export class PoolBackend implements Backend {
     let pool = this.pools.get(id);
     if (!pool) {
       let totals = this.totals.get(session.tenant.id);
-      if (!totals) this.totals.set(session.tenant.id, (totals = { queries: 0, transactions: 0 }));
+      if (!totals) this.totals.set(session.tenant.id, (totals = newTotals()));
       pool = new Pool(this.ctx, session.tenant, session.database, session.user, totals);
       this.pools.set(id, pool);
       if (this.pausedTenants.has(session.tenant.id)) void pool.pause();

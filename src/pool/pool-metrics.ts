@@ -1,15 +1,25 @@
 // Pool metrics per tenant: gauges read from the pools at scrape time, histograms for waits and connects, counters fed from plain numbers.
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { PoolSnapshot } from './pool.js';
+import { Latency, registerLatency } from './latency.js';
 
-/** Per-tenant running totals kept as plain numbers on the hot path and turned into counters at scrape time. */
+/** Per-tenant running totals kept as plain numbers on the hot path and turned into counters and histograms at scrape time. */
 export interface TenantTotals {
   queries: number;
   transactions: number;
+  /** As the client sees them: first message of a transaction to its ReadyForQuery 'I'. */
+  readonly transactionLatency: Latency;
+  /** First message after a ReadyForQuery to the next one (one simple query, or one extended-protocol batch). */
+  readonly queryLatency: Latency;
+  /** Time waiting for a server connection. */
+  readonly waitLatency: Latency;
+}
+
+export function newTotals(): TenantTotals {
+  return { queries: 0, transactions: 0, transactionLatency: new Latency(), queryLatency: new Latency(), waitLatency: new Latency() };
 }
 
 export class PoolMetrics {
-  readonly waitSeconds: Histogram<'tenant'>;
   readonly connectSeconds: Histogram<'tenant'>;
   readonly errors: Counter<'tenant' | 'kind'>;
 
@@ -36,7 +46,7 @@ export class PoolMetrics {
 
     // Counters are fed the difference since the last scrape, so the relay only ever increments a number.
     const reported = new Map<string, TenantTotals>();
-    const counter = (name: string, help: string, key: keyof TenantTotals) =>
+    const counter = (name: string, help: string, key: 'queries' | 'transactions') =>
       new Counter({
         name,
         help,
@@ -45,23 +55,23 @@ export class PoolMetrics {
         collect() {
           for (const [tenant, t] of totals()) {
             let r = reported.get(tenant);
-            if (!r) reported.set(tenant, (r = { queries: 0, transactions: 0 }));
-            const delta = t[key] - r[key];
+            if (!r) reported.set(tenant, (r = newTotals()));
+            const delta = (t[key] as number) - (r[key] as number);
             if (delta > 0) this.inc({ tenant }, delta);
-            r[key] = t[key];
+            (r[key] as number) = t[key] as number;
           }
         },
       });
     counter('pgporter_pool_queries_total', 'Simple queries, Syncs and function calls sent by pooled clients, by tenant', 'queries');
     counter('pgporter_pool_transactions_total', 'ReadyForQuery with status idle sent to pooled clients (transactions ended), by tenant', 'transactions');
 
-    this.waitSeconds = new Histogram({
-      name: 'pgporter_pool_wait_seconds',
-      help: 'Time clients waited for a server connection, by tenant',
-      labelNames: ['tenant'],
-      buckets: [0.001, 0.005, 0.02, 0.1, 0.5, 1, 5, 30],
-      registers,
-    });
+    const latency = (name: string, help: string, pick: (t: TenantTotals) => Latency) =>
+      registerLatency(registry, name, help, function* () {
+        for (const [tenant, t] of totals()) yield [tenant, pick(t)];
+      });
+    latency('pgporter_pool_wait_seconds', 'Time clients waited for a server connection, by tenant', (t) => t.waitLatency);
+    latency('pgporter_transaction_duration_seconds', 'Transactions as the client sees them, first message to ReadyForQuery idle, by tenant', (t) => t.transactionLatency);
+    latency('pgporter_query_duration_seconds', 'Queries as the client sees them (a simple query, or an extended-protocol batch up to its Sync), by tenant', (t) => t.queryLatency);
     this.connectSeconds = new Histogram({
       name: 'pgporter_pool_server_connect_seconds',
       help: 'Time to open and log in a server connection (wake included), by tenant',

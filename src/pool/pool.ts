@@ -109,7 +109,7 @@ export class Pool implements ServerHost, ClientHost {
   acquire(client: PoolClient): PooledServer | undefined {
     const s = this.waiting === 0 && !this.paused ? this.takeIdle() : undefined;
     if (s) {
-      this.ctx.metrics.waitSeconds.observe({ tenant: this.tenant.id }, 0);
+      this.stats.waitLatency.observe(0);
       return s;
     }
     client.queued(Date.now());
@@ -227,7 +227,7 @@ export class Pool implements ServerHost, ClientHost {
   }
 
   private give(c: PoolClient, server: PooledServer): void {
-    this.ctx.metrics.waitSeconds.observe({ tenant: this.tenant.id }, (Date.now() - c.waitingSince) / 1000);
+    this.stats.waitLatency.observe((Date.now() - c.waitingSince) / 1000);
     c.attach(server);
   }
 

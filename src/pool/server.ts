@@ -9,6 +9,7 @@ import { Exp, ExpectQueue, isSyncLike } from './expect-queue.js';
 import { CLOSE_UNNAMED, StatementCache, buildQuery, buildStatementMessage, rewriteStatementNames, type ClientStatement } from './statements.js';
 import { afterReset, applyChange, parameterStatusBody, syncStatement, type ParamChange } from './params.js';
 import { errorFields, type ErrorFieldMap } from './error-fields.js';
+import type { TenantTotals } from './pool-metrics.js';
 
 /**
  * idle: in the pool's idle stack. syncing: bound to a client, taking on its settings; the client's messages wait
@@ -29,7 +30,7 @@ const NEXT: Record<ServerState, readonly ServerState[]> = {
 export interface ServerHost {
   readonly mode: 'transaction' | 'session';
   readonly defaults: ReadonlyMap<string, string> | undefined;
-  readonly stats: { queries: number; transactions: number };
+  readonly stats: TenantTotals;
   /** The server finished its work and may serve someone else (after a client's transaction or a reset). */
   serverFree(server: PooledServer): void;
   /** The server's connection is gone. */
@@ -59,6 +60,8 @@ export interface ServerPeer {
   detach(clean: boolean): void;
   /** This server's connection died under the client. */
   serverLost(): void;
+  /** A ReadyForQuery was forwarded (latency figures): `idle` status 'I', `moreOwed` further replies outstanding. */
+  readyForQuery(idle: boolean, moreOwed: boolean): void;
   /** A transaction ended with nothing outstanding (ReadyForQuery 'I'): a boundary where the session may end. */
   transactionDone(): void;
 }
@@ -479,6 +482,7 @@ export class PooledServer implements FrameSink {
         else if (answered !== Exp.QuerySwallow && c) {
           c.out.range(buf, start, end);
           if (this.status === ST_IDLE) this.host.stats.transactions++;
+          c.readyForQuery(this.status === ST_IDLE, q.length > 0);
         }
         this.advance();
         if (q.length === 0) this.settled();
