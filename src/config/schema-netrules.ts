@@ -1,6 +1,6 @@
 // Config for network restrictions: the default policy, where tenants and allowlists are stored, and the admin API listener.
 import { z } from 'zod';
-import { duration } from './duration.js';
+import { duration, optionalDuration } from './duration.js';
 import { CidrParseError, parseCidr } from '../net/index.js';
 
 const port = z.number().int().min(0).max(65535);
@@ -51,6 +51,8 @@ export const storeSchema = z
         resyncInterval: duration('5s'),
         /** Time to wait for Redis at start before serving with `loaded=false`. */
         connectTimeout: duration('2s'),
+        /** A node that starts and finds Redis empty waits this long for a peer to restore the fleet's tenants before seeding from config (default 2 x resyncInterval, at least 5s). */
+        restoreGrace: optionalDuration(),
       })
       .prefault({}),
   })
