@@ -93,6 +93,7 @@ t.test('a revocation survives Redis restarting empty and a node restarting from 
   const seen: string[] = [];
   const codes = new Set<string>();
   let probing = true;
+  t.teardown(() => void (probing = false));
   const probe = (async () => {
     while (probing) {
       for (const [name, n] of Object.entries(nodes)) {
