@@ -46,6 +46,8 @@ const nodeA = await PgporterProcess.start({ config: nodeConfig });
 t.teardown(() => nodeA.stop());
 const nodeB = await PgporterProcess.start({ config: nodeConfig });
 t.teardown(() => nodeB.stop());
+// A fresh fleet on an empty Redis waits one restore grace period (store.redis.restoreGrace) before seeding.
+await Promise.all([nodeA, nodeB].map((n) => n.waitForLog({ msg: 'tenant store loaded from Redis' }, 20_000)));
 
 const proxies = new Map<string, HaproxyFixture>();
 async function via(node: PgporterProcess, proxy: 'v1' | 'v2', source: string): Promise<number> {

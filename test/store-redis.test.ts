@@ -10,9 +10,10 @@ const logger = createLogger('silent');
 const tenant = (id: string, allowlist?: string[]): TenantRecord =>
   parseConfig({ tenants: [{ id, upstream: { host: '127.0.0.1' }, ...(allowlist ? { allowlist } : {}) }] }).tenants[0]!;
 
-function node(url: string, seed: TenantRecord[] = [], prefix = 'test:'): Store {
+// restoreGrace 0: these tests start on an empty Redis and are not about waiting for peers (store-revisions.test.ts is).
+function node(url: string, seed: TenantRecord[] = [], prefix = 'test:', restoreGrace = '0s'): Store {
   const cfg = parseConfig({
-    store: { kind: 'redis', redis: { url, keyPrefix: prefix, resyncInterval: '300ms', connectTimeout: '500ms' } },
+    store: { kind: 'redis', redis: { url, keyPrefix: prefix, resyncInterval: '300ms', connectTimeout: '500ms', restoreGrace } },
   });
   return createStore({ store: cfg.store, tenants: seed }, logger, new Metrics({ defaultMetrics: false }));
 }

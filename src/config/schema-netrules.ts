@@ -80,6 +80,8 @@ export const storeSchema = z
         resyncInterval: duration('5s'),
         /** Time to wait for Redis at start before serving with `loaded=false`. */
         connectTimeout: duration('2s'),
+        /** A node that starts and finds Redis empty waits this long for a peer to restore the fleet's tenants before seeding from config (default 2 x resyncInterval, at least 5s). */
+        restoreGrace: optionalDuration(),
       })
       .prefault({}),
   })

@@ -31,6 +31,7 @@ export function createStore(config: Pick<Config, 'store' | 'tenants'>, logger: L
         keyPrefix: r.keyPrefix,
         resyncIntervalMs: r.resyncInterval,
         connectTimeoutMs: r.connectTimeout,
+        restoreGraceMs: r.restoreGrace,
         seed,
         logger,
         metrics: m,

@@ -1,9 +1,10 @@
-// The shared store: tenants in a Redis hash, every write bumps a version and is pushed by pub/sub, with a periodic resync as the safety net.
+// The shared store: tenants in a Redis hash with a revision each, every write bumps a version and is pushed by pub/sub, with a periodic resync as the safety net.
 import { readFileSync } from 'node:fs';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from '../observability/index.js';
 import { StoreError } from './errors.js';
 import type { StoreMetrics } from './metrics.js';
+import { DELETE_SCRIPT, PUT_SCRIPT, RESTORE_SCRIPT, SEED_SCRIPT } from './redis-scripts.js';
 import { TenantTable } from './table.js';
 import type { Store, StoreEvent, StoreStatus, TenantRecord } from './types.js';
 import { checkStoredTenant } from './validate.js';
@@ -15,57 +16,44 @@ export interface RedisStoreOptions {
   keyPrefix: string;
   resyncIntervalMs: number;
   connectTimeoutMs: number;
+  /**
+   * How long a node that starts, finds Redis empty and knows nothing waits for a peer to restore the fleet's records
+   * before it seeds from its config (default 2 x resyncIntervalMs, at least 5 s). Restricted tenants are refused (08004) meanwhile.
+   */
+  restoreGraceMs?: number | undefined;
   seed: readonly TenantRecord[];
   logger: Logger;
   metrics?: StoreMetrics;
 }
 
+/** The floor of the default restore grace: longer than a peer's reconnect backoff (at most 2.1 s). */
+const DEFAULT_MIN_RESTORE_GRACE_MS = 5000;
+
+/** What this node knows of one tenant id: the record at a revision, or a tombstone (no tenant) at a revision. */
+interface Known {
+  revision: number;
+  tenant?: TenantRecord;
+}
+
+/** One full read of Redis: every id it knows with its revision and JSON (undefined for a tombstone). */
+interface Snapshot {
+  entries: Map<string, { revision: number; json: string | undefined }>;
+  /** null when the version key is absent: Redis is empty (never written, or restarted without persistence). */
+  version: number | null;
+}
+
 /*
- * Data layout (all under keyPrefix):
- *   <p>tenants  hash id -> tenant JSON
- *   <p>version  integer, INCR'd by every write in the same script as the write
- *   <p>changes  pub/sub channel, message {"v":version,"id":tenant id or "*"}
- * A node applies a message directly when its version is exactly the next one, else reloads everything; the periodic
- * resync compares versions so a lost message costs at most one interval.
+ * A node applies a change message directly when its version is exactly the next one, else reloads everything; the
+ * periodic resync compares versions so a lost message costs at most one interval. Revisions (see redis-scripts.ts)
+ * decide which copy of a tenant wins: every full load compares what Redis holds with what this node knows and writes
+ * back anything Redis lost, so no restart of Redis or of a node, in any order, undoes a revocation or a deletion.
  */
-
-// Write, bump and announce in one script, so no node can see the new version without the data or miss the message for it.
-const PUT_SCRIPT = `
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-local v = redis.call('INCR', KEYS[2])
-redis.call('PUBLISH', ARGV[3], '{"v":' .. v .. ',"id":"' .. ARGV[1] .. '"}')
-return v`;
-const DELETE_SCRIPT = `
-if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return 0 end
-local v = redis.call('INCR', KEYS[2])
-redis.call('PUBLISH', ARGV[2], '{"v":' .. v .. ',"id":"' .. ARGV[1] .. '"}')
-return v`;
-// ARGV: channel, then id/json pairs; only ids absent from the hash are written.
-const SEED_SCRIPT = `
-local added = 0
-for i = 2, #ARGV, 2 do added = added + redis.call('HSETNX', KEYS[1], ARGV[i], ARGV[i + 1]) end
-if added == 0 then return 0 end
-local v = redis.call('INCR', KEYS[2])
-redis.call('PUBLISH', ARGV[1], '{"v":' .. v .. ',"id":"*"}')
-return added`;
-
-// Puts back what this node knows after Redis came back empty or behind (restart without persistence, failover to a
-// stale replica). HSETNX keeps anything written since; the version jumps past ours so every node reloads.
-// ARGV: channel, our version, then id/json pairs.
-const RESTORE_SCRIPT = `
-local cur = tonumber(redis.call('GET', KEYS[2]) or '0')
-if cur >= tonumber(ARGV[2]) then return 0 end
-for i = 3, #ARGV, 2 do redis.call('HSETNX', KEYS[1], ARGV[i], ARGV[i + 1]) end
-local v = tonumber(ARGV[2]) + 1
-redis.call('SET', KEYS[2], v)
-redis.call('PUBLISH', ARGV[1], '{"v":' .. v .. ',"id":"*"}')
-return v`;
-
 export class RedisStore implements Store {
   readonly kind = 'redis';
   private readonly table: TenantTable;
   private readonly log: Logger;
-  private readonly keys: { tenants: string; version: string; channel: string };
+  private readonly keys: { tenants: string; revisions: string; version: string; channel: string };
+  private readonly restoreGraceMs: number;
   private cmd: Redis | undefined;
   private sub: Redis | undefined;
   private version = 0;
@@ -73,6 +61,11 @@ export class RedisStore implements Store {
   private healthy = false;
   private lastSyncAt = 0;
   private seeded = false;
+  /** Records and tombstones as last read from (or written to) Redis, with their revisions. Config seeds are not in it. */
+  private known = new Map<string, Known>();
+  /** Epoch ms until which a fresh node that found Redis empty waits for peers before seeding. */
+  private graceUntil: number | undefined;
+  private graceTimer: NodeJS.Timeout | undefined;
   /** Syncs and applied messages run one at a time, in order. */
   private chain: Promise<unknown> = Promise.resolve();
   private fullSyncQueued = false;
@@ -84,7 +77,9 @@ export class RedisStore implements Store {
     this.log = opts.logger.child({ component: 'store', store: 'redis' });
     this.table = new TenantTable((err) => this.log.error({ err }, 'store change listener failed'));
     const p = opts.keyPrefix;
-    this.keys = { tenants: `${p}tenants`, version: `${p}version`, channel: `${p}changes` };
+    this.keys = { tenants: `${p}tenants`, revisions: `${p}revisions`, version: `${p}version`, channel: `${p}changes` };
+    // A peer reconnects to a restarted Redis within about 2 s (the retry backoff below) and restores at once.
+    this.restoreGraceMs = opts.restoreGraceMs ?? Math.max(2 * opts.resyncIntervalMs, DEFAULT_MIN_RESTORE_GRACE_MS);
   }
 
   async start(): Promise<void> {
@@ -107,7 +102,8 @@ export class RedisStore implements Store {
     let timeout: NodeJS.Timeout | undefined;
     await Promise.race([loadedOnce, new Promise<void>((r) => (timeout = setTimeout(r, this.opts.connectTimeoutMs)))]);
     clearTimeout(timeout);
-    if (!this.loaded) {
+    // Waiting for peers after finding Redis empty was logged when the wait began.
+    if (!this.loaded && this.graceUntil === undefined) {
       this.log.error({ url: redactUrl(this.opts.url) }, 'Redis unreachable at start: restricted tenants are refused until it answers');
     }
   }
@@ -115,6 +111,7 @@ export class RedisStore implements Store {
   async close(): Promise<void> {
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
+    if (this.graceTimer) clearTimeout(this.graceTimer);
     this.cmd?.disconnect();
     this.sub?.disconnect();
     await this.chain.catch(() => undefined);
@@ -128,17 +125,39 @@ export class RedisStore implements Store {
     return this.table.list();
   }
 
+  /** The revision this node knows for a tenant id (a tombstone's too), or undefined: for tests and diagnostics. */
+  revisionOf(id: string): number | undefined {
+    return this.known.get(id)?.revision;
+  }
+
   async putTenant(tenant: TenantRecord): Promise<void> {
-    const v = Number(
-      await this.write(() => this.cmd!.eval(PUT_SCRIPT, 2, this.keys.tenants, this.keys.version, tenant.id, JSON.stringify(tenant), this.keys.channel)),
+    const known = this.known.get(tenant.id)?.revision ?? -1;
+    const [v, revision] = await this.write(
+      () =>
+        this.cmd!.eval(PUT_SCRIPT, 3, this.keys.tenants, this.keys.revisions, this.keys.version, tenant.id, JSON.stringify(tenant), String(known), this.keys.channel) as Promise<
+          [number, number]
+        >,
     );
-    await this.applyOwnWrite(v, () => this.table.upsert(tenant));
+    await this.applyOwnWrite(Number(v), () => {
+      this.table.upsert(tenant);
+      this.remember(tenant.id, { revision: Number(revision), tenant });
+    });
   }
 
   async deleteTenant(id: string): Promise<boolean> {
-    const v = Number(await this.write(() => this.cmd!.eval(DELETE_SCRIPT, 2, this.keys.tenants, this.keys.version, id, this.keys.channel)));
-    if (v === 0) return false;
-    await this.applyOwnWrite(v, () => this.table.remove(id));
+    const k = this.known.get(id);
+    const holds = k?.tenant !== undefined && this.loaded;
+    const [v, revision] = await this.write(
+      () =>
+        this.cmd!.eval(DELETE_SCRIPT, 3, this.keys.tenants, this.keys.revisions, this.keys.version, id, String(k?.revision ?? -1), holds ? '1' : '0', this.keys.channel) as Promise<
+          [number, number]
+        >,
+    );
+    if (Number(v) === 0) return false;
+    await this.applyOwnWrite(Number(v), () => {
+      this.table.remove(id);
+      this.remember(id, { revision: Number(revision) });
+    });
     return true;
   }
 
@@ -172,7 +191,7 @@ export class RedisStore implements Store {
 
   private async write<T>(op: () => Promise<T>): Promise<T> {
     if (this.closed || !this.cmd) throw new StoreError('STORE_UNAVAILABLE', 'redis', 'tenant store is closed');
-    if (!this.loaded) throw new StoreError('STORE_UNAVAILABLE', 'redis', 'Redis has not been reachable since start; cannot edit tenants');
+    if (!this.loaded) throw new StoreError('STORE_UNAVAILABLE', 'redis', 'the tenant store has not loaded from Redis since start; cannot edit tenants');
     try {
       return await op();
     } catch (err) {
@@ -191,6 +210,12 @@ export class RedisStore implements Store {
     });
   }
 
+  /** Records what Redis holds for an id, never lowering a revision this node already knows. */
+  private remember(id: string, k: Known): void {
+    const prev = this.known.get(id);
+    if (!prev || k.revision >= prev.revision) this.known.set(id, k);
+  }
+
   private onMessage(message: string): void {
     let m: { v?: unknown; id?: unknown };
     try {
@@ -204,16 +229,25 @@ export class RedisStore implements Store {
     if (!(v > this.version)) return;
     void this.serial(async () => {
       if (v <= this.version) return;
-      if (v !== this.version + 1 || id === '*') return this.fullSync('change message');
-      const [[e1, json], [e2, current]] = (await this.cmd!.multi().hget(this.keys.tenants, id).get(this.keys.version).exec()) as Array<
+      if (!this.loaded || v !== this.version + 1 || id === '*') return this.fullSync('change message');
+      const res = (await this.cmd!.multi().hget(this.keys.tenants, id).hget(this.keys.revisions, id).get(this.keys.version).exec()) as Array<
         [Error | null, string | null]
       >;
-      if (e1 || e2) throw e1 ?? e2;
+      const [[e1, json], [e2, rev], [e3, current]] = res as [[Error | null, string | null], [Error | null, string | null], [Error | null, string | null]];
+      if (e1 || e2 || e3) throw e1 ?? e2 ?? e3;
       if (Number(current) !== v) return this.fullSync('version moved on');
-      if (json === null) this.table.remove(id);
-      else {
+      const revision = rev !== null ? Number(rev) || 0 : json !== null ? 0 : -1;
+      // Redis holding less than we know means it lost data: the full sync writes ours back.
+      if ((this.known.get(id)?.revision ?? -1) > revision) return this.fullSync('Redis behind this node');
+      if (json === null) {
+        this.table.remove(id);
+        if (revision >= 0) this.remember(id, { revision });
+      } else {
         const r = this.parseRecord(id, json);
-        if (r) this.table.upsert(r);
+        if (r) {
+          this.table.upsert(r);
+          this.remember(id, { revision, tenant: r });
+        }
       }
       this.version = v;
       this.synced();
@@ -238,29 +272,60 @@ export class RedisStore implements Store {
     }).catch((err: Error) => this.failed('sync', err));
   }
 
-  /** Reads every tenant and the version in one transaction and makes memory equal to it. */
-  private async fullSync(reason: string, restored = false): Promise<void> {
-    if (!this.seeded) await this.seed();
-    const res = (await this.cmd!.multi().hgetall(this.keys.tenants).get(this.keys.version).exec()) as Array<[Error | null, unknown]>;
-    const [[e1, all], [e2, ver]] = res as [[Error | null, Record<string, string>], [Error | null, string | null]];
-    if (e1 || e2) throw e1 ?? e2;
-    if (this.loaded && !restored && Number(ver ?? 0) < this.version) {
-      // Versions only grow: Redis going backwards means it lost data, not that an admin deleted everything.
-      await this.restore(Number(ver ?? 0));
-      return this.fullSync('restored', true);
+  private async read(): Promise<Snapshot> {
+    const res = (await this.cmd!.multi().hgetall(this.keys.tenants).hgetall(this.keys.revisions).get(this.keys.version).exec()) as Array<
+      [Error | null, unknown]
+    >;
+    const [[e1, all], [e2, revs], [e3, ver]] = res as [
+      [Error | null, Record<string, string>],
+      [Error | null, Record<string, string>],
+      [Error | null, string | null],
+    ];
+    if (e1 || e2 || e3) throw e1 ?? e2 ?? e3;
+    const entries: Snapshot['entries'] = new Map();
+    for (const [id, json] of Object.entries(all)) entries.set(id, { revision: Number(revs[id] ?? 0) || 0, json });
+    for (const [id, rev] of Object.entries(revs)) if (!entries.has(id)) entries.set(id, { revision: Number(rev) || 0, json: undefined });
+    return { entries, version: ver === null ? null : Number(ver) };
+  }
+
+  /**
+   * Reads every tenant, revision and the version in one transaction, writes back whatever this node knows at a newer
+   * revision than Redis (Redis lost it), and makes memory equal to Redis.
+   */
+  private async fullSync(reason: string): Promise<void> {
+    let snap = await this.read();
+    if (!this.seeded) {
+      if (snap.version === null && this.known.size === 0 && !this.graceOver()) {
+        // Reachable, so healthy; but nothing loaded: restricted tenants stay refused until a peer restores or the grace ends.
+        this.synced();
+        return;
+      }
+      await this.seed();
+      snap = await this.read();
     }
+    if (await this.restore(snap)) snap = await this.read();
     const records: TenantRecord[] = [];
-    for (const [id, json] of Object.entries(all)) {
-      const r = this.parseRecord(id, json);
-      if (r) records.push(r);
-      else {
+    const known = new Map<string, Known>();
+    for (const [id, e] of snap.entries) {
+      if (e.json === undefined) {
+        known.set(id, { revision: e.revision });
+        continue;
+      }
+      const r = this.parseRecord(id, e.json);
+      if (r) {
+        records.push(r);
+        known.set(id, { revision: e.revision, tenant: r });
+      } else {
         // One bad record must not drop that tenant's rules: keep the copy we already enforce.
         const kept = this.table.get(id);
         if (kept) records.push(kept);
+        const k = this.known.get(id);
+        if (k) known.set(id, k);
       }
     }
     this.table.replaceAll(records);
-    this.version = Number(ver ?? 0);
+    this.known = known;
+    this.version = snap.version ?? 0;
     const first = !this.loaded;
     this.loaded = true;
     this.synced();
@@ -270,22 +335,47 @@ export class RedisStore implements Store {
     } else this.log.debug({ version: this.version, reason }, 'tenant store resynced');
   }
 
-  private async restore(redisVersion: number): Promise<void> {
-    const args: string[] = [this.keys.channel, String(this.version)];
-    for (const t of this.table.list()) args.push(t.id, JSON.stringify(t));
-    const v = Number(await this.cmd!.eval(RESTORE_SCRIPT, 2, this.keys.tenants, this.keys.version, ...args));
-    if (v > 0) {
-      this.log.warn({ redisVersion, localVersion: this.version, tenants: this.table.list().length }, 'Redis came back with older data; restored the tenants this node knew');
+  /** True once a fresh node that found Redis empty has waited long enough for peers; starts the wait on first call. */
+  private graceOver(): boolean {
+    const now = Date.now();
+    if (this.graceUntil === undefined) {
+      this.graceUntil = now + this.restoreGraceMs;
+      this.graceTimer = setTimeout(() => this.queueFullSync('restore grace over'), this.restoreGraceMs + 10);
+      this.graceTimer.unref();
+      this.log.warn({ graceMs: this.restoreGraceMs }, 'Redis is empty and this node knows no tenants: waiting for a peer to restore them before seeding from config; restricted tenants are refused meanwhile');
+      return this.restoreGraceMs <= 0;
     }
+    if (now < this.graceUntil) return false;
+    this.log.warn({ graceMs: this.restoreGraceMs }, 'no peer restored the tenants within the grace period: seeding from config');
+    return true;
+  }
+
+  /** Writes back each record or tombstone this node knows at a newer revision than Redis holds. True if any was written. */
+  private async restore(snap: Snapshot): Promise<boolean> {
+    const args: string[] = [this.keys.channel, String(this.version)];
+    let behind = 0;
+    for (const [id, k] of this.known) {
+      if (k.revision <= (snap.entries.get(id)?.revision ?? -1)) continue;
+      args.push(id, String(k.revision), k.tenant ? JSON.stringify(k.tenant) : '');
+      behind++;
+    }
+    if (behind === 0) return false;
+    // The script compares again: a peer may have restored or written in between.
+    const v = Number(await this.cmd!.eval(RESTORE_SCRIPT, 3, this.keys.tenants, this.keys.revisions, this.keys.version, ...args));
+    if (v > 0) {
+      this.log.warn(
+        { redisVersion: snap.version, localVersion: this.version, behind },
+        'Redis came back empty or older than this node: restored the newer tenant records and tombstones this node knew',
+      );
+    }
+    return true;
   }
 
   private async seed(): Promise<void> {
-    if (this.opts.seed.length > 0) {
-      const args: string[] = [this.keys.channel];
-      for (const t of this.opts.seed) args.push(t.id, JSON.stringify(t));
-      const added = Number(await this.cmd!.eval(SEED_SCRIPT, 2, this.keys.tenants, this.keys.version, ...args));
-      if (added > 0) this.log.info({ added }, 'seeded tenants from config into Redis');
-    }
+    const args: string[] = [this.keys.channel];
+    for (const t of this.opts.seed) args.push(t.id, JSON.stringify(t));
+    const added = Number(await this.cmd!.eval(SEED_SCRIPT, 3, this.keys.tenants, this.keys.revisions, this.keys.version, ...args));
+    if (added > 0) this.log.info({ added }, 'seeded tenants from config into Redis');
     this.seeded = true;
   }
 
