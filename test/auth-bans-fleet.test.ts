@@ -31,6 +31,8 @@ const nodeA = await PgporterProcess.start({ config: nodeConfig });
 t.teardown(() => nodeA.stop());
 const nodeB = await PgporterProcess.start({ config: nodeConfig });
 t.teardown(() => nodeB.stop());
+// A fresh fleet on an empty Redis waits store.redis.restoreGrace for peers before seeding from the config.
+await Promise.all([nodeA, nodeB].map((n) => n.waitForLog({ msg: 'tenant store loaded from Redis' }, 20_000)));
 // The same client address reaching either node, and a second address on node A.
 const viaA = await HaproxyFixture.start({ targetPort: nodeA.port, proxy: 'v2', source: '203.0.113.7' });
 t.teardown(() => viaA.stop());

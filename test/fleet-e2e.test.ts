@@ -42,6 +42,8 @@ function nodeConfig(name: string): Record<string, unknown> {
 const nodes = await Promise.all(['node-a', 'node-b', 'node-c'].map((n) => PgporterProcess.start({ config: nodeConfig(n) })));
 t.teardown(() => Promise.all(nodes.map((n) => n.stop())));
 const [A, B, C] = nodes as [PgporterProcess, PgporterProcess, PgporterProcess];
+// A fresh fleet on an empty Redis waits store.redis.restoreGrace for peers before seeding from the config.
+await Promise.all(nodes.map((n) => n.waitForLog({ msg: 'tenant store loaded from Redis' }, 20_000)));
 
 const client = (n: PgporterProcess) => new pg.Client({ host: '127.0.0.1', port: n.port, user: USERS.trust.user, database: 'postgres' });
 const admin = async (n: PgporterProcess, path: string) => {

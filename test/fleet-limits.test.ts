@@ -22,6 +22,8 @@ const A = await PgporterProcess.start({ config: config('limits-a') });
 t.teardown(() => A.stop());
 const B = await PgporterProcess.start({ config: config('limits-b') });
 t.teardown(() => B.stop());
+// A fresh fleet on an empty Redis waits store.redis.restoreGrace for peers before seeding from the config.
+await Promise.all([A, B].map((n) => n.waitForLog({ msg: 'tenant store loaded from Redis' }, 20_000)));
 
 const open = async (n: PgporterProcess) => {
   const c = new pg.Client({ host: '127.0.0.1', port: n.port, user: USERS.trust.user, database: 'postgres' });
