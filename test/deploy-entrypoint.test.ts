@@ -60,7 +60,7 @@ function flyToml(): Record<string, any> {
   return JSON.parse(out) as Record<string, any>;
 }
 
-/** The bound pgporter's SIGTERM handler puts on shutdown (src/cli/main.ts), read from the source so the test follows it. */
+/** The grace pgporter's SIGTERM handler adds to shutdown.timeout (src/cli/main.ts), read from the source so the test follows it. */
 const SHUTDOWN_GRACE_MS = Number(/SHUTDOWN_GRACE_MS = ([\d_]+)/.exec(readFileSync(join(ROOT, 'src/cli/main.ts'), 'utf8'))![1]!.replace(/_/g, ''));
 
 const FLY_SECRETS = { PGPORTER_ADMIN_TOKEN: 'admin-token-0123456789', FLY_API_TOKEN: 'fly-token', REDIS_URL: 'redis://127.0.0.1:6379', ACME_APP_PASSWORD: USERS.scram.password };
@@ -74,7 +74,9 @@ t.test('the image, fly.toml and the Fly config agree', async (t) => {
   const fly = flyToml();
   const cfg = parseConfig(readConfigFile(FLY_CONFIG), FLY_CONFIG, FLY_SECRETS);
   t.equal(fly.kill_signal, image.stopSignal, 'kill_signal is the signal pgporter drains on');
-  t.ok(fly.kill_timeout * 1000 > SHUTDOWN_GRACE_MS, `kill_timeout (${fly.kill_timeout}s) exceeds pgporter's own shutdown bound (${SHUTDOWN_GRACE_MS}ms)`);
+  const bound = cfg.shutdown.timeout + SHUTDOWN_GRACE_MS;
+  t.ok(fly.kill_timeout * 1000 > cfg.shutdown.timeout, `kill_timeout (${fly.kill_timeout}s) exceeds the drain's shutdown.timeout (${cfg.shutdown.timeout}ms)`);
+  t.ok(fly.kill_timeout * 1000 >= bound, `kill_timeout (${fly.kill_timeout}s) covers pgporter's own shutdown bound (${bound}ms)`);
 
   const files = fly.files as { guest_path: string; local_path: string }[];
   t.equal(files.length, 1);
