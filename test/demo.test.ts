@@ -74,8 +74,10 @@ t.test('demo: psql through pgporter, then SIGINT removes everything', async (t) 
   t.equal(psql.stdout.trim(), 'hello through pgporter', 'real psql gets the greeting through pgporter');
   // The guided tour: an allowlist refusal, the edit that admits the client, and the suspended database waking.
   await waitFor(() => out.includes('Press Ctrl-C'), 'the demo tour to finish', 60_000);
-  // pgporter's JSON log lines share stdout with the tour's text; read the text alone.
-  const tour = out.split('\n').filter((l) => !l.startsWith('{')).join('\n');
+  const tour = out;
+  t.notMatch(out, /^\{/m, "pgporter's JSON log does not interleave with the tour");
+  const logFile = /^pgporter's log: (\S+)$/m.exec(out)?.[1];
+  t.ok(logFile && readFileSync(logFile, 'utf8').includes('"event":"listening"'), 'the log goes to the file the demo names');
   t.match(tour, /psql from 127\.0\.0\.1 -> refused:\s+.*FATAL: +no allowlist entry for host "127\.0\.0\.1", tenant "demo"/, 'the tour shows an allowlist refusal');
   t.match(tour, /pgporter allowlist add demo 127\.0\.0\.1\s+psql from 127\.0\.0\.1 -> admitted:\s+hello through pgporter/, 'and the edit taking effect');
   t.match(tour, /PostgreSQL is suspended/, 'pgporter suspended the idle database');
@@ -87,4 +89,35 @@ t.test('demo: psql through pgporter, then SIGINT removes everything', async (t) 
   t.match(out, 'removed the throwaway PostgreSQL');
   t.notOk(existsSync(pgDir), 'the temp dir is gone');
   t.notOk(alive(postmaster), 'the postmaster is gone');
+});
+
+t.test('demo: Ctrl-C while the database is suspended resumes and stops it and removes everything', async (t) => {
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('PGPORTER_') && !k.startsWith('PG')));
+  const demo = spawn(process.execPath, [CLI, 'demo'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...env, PGPORTER_DEMO_PORT: '0', PGPORTER_DEMO_TOUR: '0' } });
+  let out = '';
+  demo.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((resolve) => demo.once('exit', (code) => resolve(code)));
+  let pgDir: string | undefined;
+  let postmaster: number | undefined;
+  t.teardown(async () => {
+    if (demo.exitCode === null && demo.signalCode === null) {
+      demo.kill('SIGKILL');
+      await exited;
+    }
+    if (postmaster !== undefined && alive(postmaster)) {
+      process.kill(postmaster, 'SIGCONT');
+      process.kill(postmaster, 'SIGQUIT');
+    }
+    if (pgDir) rmSync(pgDir, { recursive: true, force: true });
+  });
+  const data = await waitFor(() => /^PostgreSQL data: (\S+) \(postmaster pid (\d+)\)$/m.exec(out), 'the demo to start', 90_000);
+  pgDir = data[1]!;
+  postmaster = Number(data[2]);
+  // No client: after its idle period pgporter suspends the database (SIGSTOP, state T).
+  await waitFor(() => /^State:\s+T/m.test(readFileSync(`/proc/${postmaster}/status`, 'utf8')), 'the database to be suspended', 30_000);
+  t.ok(demo.kill('SIGINT'), 'SIGINT while suspended');
+  t.equal(await exited, 0, 'the demo exits 0');
+  t.notOk(existsSync(pgDir), 'the temp dir is gone');
+  await waitFor(() => !alive(postmaster!), 'the postmaster to be gone', 15_000);
+  t.pass('the postmaster is gone');
 });

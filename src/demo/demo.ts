@@ -4,7 +4,10 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { parseConfig, readConfigFile } from '../config/index.js';
+import { createWriteStream } from 'node:fs';
 import { startApp, type App } from '../app.js';
+import { createLogger } from '../observability/index.js';
+import { LocalDriver } from '../wake/index.js';
 import { LocalPostgres } from './local-postgres.js';
 import { runTour } from './walkthrough.js';
 
@@ -51,6 +54,8 @@ export async function runDemo(io: DemoIo, opts: { signal?: AbortSignal } = {}): 
   const raw = readConfigFile(exampleConfigPath());
   const adminToken = io.env.PGPORTER_ADMIN_TOKEN ?? randomBytes(18).toString('base64url');
   let app: App;
+  // pgporter's JSON log goes to a file of its own, so the tour reads as text.
+  const logFile = join(pg.dir, 'pgporter.log');
   try {
     const config = parseConfig(
       {
@@ -72,7 +77,7 @@ export async function runDemo(io: DemoIo, opts: { signal?: AbortSignal } = {}): 
       'demo',
       { ...io.env, PGPORTER_ADMIN_TOKEN: adminToken },
     );
-    app = await startApp(config);
+    app = await startApp(config, { logger: createLogger(config.log.level, createWriteStream(logFile, { flags: 'a' })) });
   } catch (err) {
     await pg.destroy();
     throw err;
@@ -82,6 +87,7 @@ export async function runDemo(io: DemoIo, opts: { signal?: AbortSignal } = {}): 
       '',
       `pgporter is listening on 127.0.0.1:${app.port} in front of PostgreSQL on port ${pg.port}.`,
       `PostgreSQL data: ${pg.dir} (postmaster pid ${pg.pid})`,
+      `pgporter's log: ${logFile}`,
       '',
     ].join('\n'),
   );
@@ -125,6 +131,8 @@ async function demoPort(wanted: string | undefined): Promise<number> {
 
 async function cleanUp(io: DemoIo, pg: LocalPostgres, app: App | undefined): Promise<number> {
   io.stdout.write('stopping...\n');
+  // A database pgporter suspended (SIGSTOP) would never finish shutting down: resume it first.
+  await new LocalDriver(pg.dataDir).start().catch(() => undefined);
   await app?.close();
   await pg.destroy();
   io.stdout.write('removed the throwaway PostgreSQL and its data.\n');
