@@ -10,3 +10,4 @@ export {
 export { HttpError } from './http-error.js';
 export type { AdminToken } from './token-auth.js';
 export { registerBanRoutes, type BanAdmin } from './ban-routes.js';
+export { registerReloadRoute, type ConfigReloader } from './reload-route.js';
