@@ -1,21 +1,19 @@
 // The composition root: builds every area from the config and starts the listeners; the only file that knows them all.
 import { createServer, type Server } from 'node:net';
-import { createSecureContext, type SecureContext } from 'node:tls';
-import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import type { Config } from './config/index.js';
 import { ClientError } from './errors.js';
-import { CidrSet } from './net/index.js';
 import { createLogger, Metrics, startObservabilityServer, type Logger, type ObservabilityServer } from './observability/index.js';
 import { PoolBackend, type Backend } from './pool/index.js';
 import { handleConnection, SessionRegistry } from './proxy/index.js';
 import { createStore, type Store } from './store/index.js';
 import { BanList, createAccessControl } from './netrules/index.js';
-import { registerBanRoutes, registerLifecycleRoutes, startAdminServer, type AdminServer } from './admin/index.js';
+import { registerBanRoutes, registerLifecycleRoutes, registerReloadRoute, startAdminServer, type AdminServer } from './admin/index.js';
 import { CredentialResolver, runAuthQuery } from './auth/index.js';
 import { createWakeManager, serverReach } from './wake/index.js';
 import { createFleet, registerFleetMetrics } from './fleet/index.js';
 import { CancelRouter } from './proxy/cancel-router.js';
+import { LiveSettings, Reloader, type ReloadOutcome } from './reload.js';
 
 export interface App {
   readonly port: number;
@@ -27,21 +25,22 @@ export interface App {
   /** Resolves when something other than a signal asks the process to stop (POST /v1/drain), with the reason. */
   readonly stopRequested: Promise<string>;
   /** Drains (healthz unhealthy, no new connections, sessions end at transaction boundaries) and closes everything. */
+  /** Re-reads the config file (SIGHUP, POST /v1/reload); `trigger` is logged. */
+  reload(trigger: string): Promise<ReloadOutcome>;
   close(): Promise<void>;
 }
 
 export interface AppOptions {
   logger?: Logger;
-}
-
-function loadTls(config: Config): SecureContext | undefined {
-  if (!config.tls.certFile || !config.tls.keyFile) return undefined;
-  return createSecureContext({ cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) });
+  /** Reads and validates the config file again, for reloads; without it a reload is refused. */
+  readConfig?: () => Config;
 }
 
 export async function startApp(config: Config, opts: AppOptions = {}): Promise<App> {
   const logger = opts.logger ?? createLogger(config.log.level);
   const metrics = new Metrics();
+  // What a reload may change is read through `live`, never captured (src/config/reload-marks.ts says which options).
+  const live = new LiveSettings(config);
   const store: Store = createStore(config, logger, metrics);
   await store.start();
   // Before anything hands out cancel keys: the fleet gives this node its slot in them.
@@ -54,7 +53,9 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
   const wake = createWakeManager({ config, logger, metrics, getTenant: (id) => store.getTenant(id), fleet });
   const reach = serverReach(wake, config.upstream.connectTimeout);
   const pools = new PoolBackend({
-    config,
+    get config() {
+      return live.config;
+    },
     logger,
     metrics,
     beforeConnect: reach.beforeConnect,
@@ -93,13 +94,15 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
     refused: (reason, tenant) => metrics.connectionsRefused.inc({ reason, tenant }),
     ratePerAddress: config.fleet.cancelRatePerAddress,
   });
-  const trusted = new CidrSet(config.proxyProtocol.trustedProxies);
   // Failed-login bans: in Redis for the fleet when the store is Redis, else in this process.
-  const bans = new BanList({ config, logger, metrics, isTrustedProxy: (ip) => trusted.has(ip) });
+  const bans = new BanList({ config, logger, metrics, isTrustedProxy: live.isTrustedProxy });
   await bans.start();
-  const secureContext = loadTls(config);
+  const reloader = new Reloader({ live, ...(opts.readConfig ? { read: opts.readConfig } : {}), store, logger, metrics });
+  // Each connection reads the settings current when it is accepted.
   const deps = {
-    config,
+    get config() {
+      return live.config;
+    },
     logger,
     metrics,
     tenants: store,
@@ -108,9 +111,11 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
     backend,
     credentials,
     sessions,
-    secureContext,
+    get secureContext() {
+      return live.secureContext;
+    },
     cancels,
-    isTrustedProxy: (ip: string) => trusted.has(ip),
+    isTrustedProxy: live.isTrustedProxy,
   };
 
   const server: Server = createServer({ pauseOnConnect: true }, (socket) => {
@@ -164,8 +169,9 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
       },
       logger,
     );
+    registerReloadRoute(admin.route, { reloader, logger });
   }
-  logger.info({ event: 'listening', host: config.listen.host, port, metricsPort: obs?.port, adminPort: admin?.port, proxyProtocol: config.proxyProtocol.mode, tls: !!secureContext, tenants: store.listTenants().length }, 'pgporter listening');
+  logger.info({ event: 'listening', host: config.listen.host, port, metricsPort: obs?.port, adminPort: admin?.port, proxyProtocol: config.proxyProtocol.mode, tls: !!live.secureContext, tenants: store.listTenants().length }, 'pgporter listening');
 
   let closing: Promise<void> | undefined;
   return {
@@ -176,13 +182,15 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
     metrics,
     store,
     stopRequested,
+    reload: (trigger) => reloader.reload(trigger),
     close: () =>
       (closing ??= (async () => {
         draining = true;
         server.close();
         const bye = new ClientError('SHUTTING_DOWN', 'terminating connection due to administrator command');
-        logger.info({ event: 'draining', sessions: sessions.count(), timeoutMs: config.shutdown.timeout }, 'draining: sessions end at their next transaction boundary');
-        await pools.drain(bye, Date.now() + config.shutdown.timeout);
+        const drainMs = live.config.shutdown.timeout;
+        logger.info({ event: 'draining', sessions: sessions.count(), timeoutMs: drainMs }, 'draining: sessions end at their next transaction boundary');
+        await pools.drain(bye, Date.now() + drainMs);
         access.close();
         await admin?.close();
         // Whatever never reached the pool (a login under way) ends now.

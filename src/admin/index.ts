@@ -11,3 +11,4 @@ export { HttpError } from './http-error.js';
 export type { AdminToken } from './token-auth.js';
 export { registerBanRoutes, type BanAdmin } from './ban-routes.js';
 export { registerLifecycleRoutes, type LifecycleControl } from './lifecycle-routes.js';
+export { registerReloadRoute, type ConfigReloader } from './reload-route.js';

@@ -70,7 +70,7 @@ async function start(args: string[], io: CliIo): Promise<number> {
     io.stderr.write(`pgporter: ${(err as Error).message}\n`);
     return 1;
   }
-  const app = await startApp(config);
+  const app = await startApp(config, { readConfig: () => loadConfig(file, io.env) });
   return new Promise<number>((resolve) => {
     let stopping = false;
     const stop = (signal: string) => {
@@ -97,6 +97,10 @@ async function start(args: string[], io: CliIo): Promise<number> {
         },
       );
     };
+    // SIGHUP re-reads the file; the reload logs and counts its own outcome, and changes nothing when it fails.
+    process.on('SIGHUP', () => {
+      if (!stopping) void app.reload('SIGHUP');
+    });
     process.on('SIGINT', () => stop('SIGINT'));
     process.on('SIGTERM', () => stop('SIGTERM'));
     void app.stopRequested.then((reason) => stop(reason));

@@ -1,4 +1,4 @@
 // Public face of logging and metrics.
-export { createLogger, type Logger } from './logger.js';
+export { createLogger, setLogLevel, type Logger } from './logger.js';
 export { Metrics } from './metrics.js';
 export { startObservabilityServer, type ObservabilityServer } from './http.js';

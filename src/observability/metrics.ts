@@ -10,6 +10,7 @@ export class Metrics {
   readonly bytesFromClient: Counter<'tenant'>;
   readonly bytesToClient: Counter<'tenant'>;
   readonly proxyHeaders: Counter<'version' | 'family'>;
+  readonly configReloads: Counter<'result'>;
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     this.registry = new Registry();
@@ -45,6 +46,13 @@ export class Metrics {
       labelNames: ['version', 'family'],
       registers,
     });
+    this.configReloads = new Counter({
+      name: 'pgporter_config_reloads_total',
+      help: 'Config reloads (SIGHUP, POST /v1/reload), by result: ok, invalid (the file failed validation), refused (it changes an option that needs a restart), error (applying failed)',
+      labelNames: ['result'],
+      registers,
+    });
+    for (const result of ['ok', 'invalid', 'refused', 'error']) this.configReloads.inc({ result }, 0);
     this.bytesToClient = new Counter({
       name: 'pgporter_client_sent_bytes_total',
       help: 'Bytes sent to clients after startup, by tenant',
