@@ -16,6 +16,7 @@ import { CredentialResolver, runAuthQuery } from './auth/index.js';
 import { createWakeManager, serverReach } from './wake/index.js';
 import { createFleet, registerFleetMetrics } from './fleet/index.js';
 import { CancelRouter } from './proxy/cancel-router.js';
+import { AdminConsole, type ConsoleControl } from './console/index.js';
 
 export interface App {
   readonly port: number;
@@ -25,10 +26,14 @@ export interface App {
   readonly metrics: Metrics;
   readonly store: Store;
   close(): Promise<void>;
+  /** Who stops the process when the admin console asks for SHUTDOWN (the CLI); without one, SHUTDOWN only closes the app. */
+  onShutdownRequest(handler: () => void): void;
 }
 
 export interface AppOptions {
   logger?: Logger;
+  /** PAUSE/RESUME/RELOAD for the admin console; absent ones answer 0A000 "not available in this build". */
+  consoleControl?: ConsoleControl;
 }
 
 function loadTls(config: Config): SecureContext | undefined {
@@ -95,6 +100,12 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
   const bans = new BanList({ config, logger, metrics, isTrustedProxy: (ip) => trusted.has(ip) });
   await bans.start();
   const secureContext = loadTls(config);
+  // The admin console (database `pgporter` on this port), when console users are configured.
+  let shutdownHandler: (() => void) | undefined;
+  const adminConsole =
+    config.admin.consoleUsers.length > 0
+      ? new AdminConsole({ config, logger, metrics, pools, tenants: store, sessions, fleet, control: opts.consoleControl, shutdown: () => (shutdownHandler ? shutdownHandler() : void app.close()) })
+      : undefined;
   const deps = {
     config,
     logger,
@@ -108,6 +119,7 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
     secureContext,
     cancels,
     isTrustedProxy: (ip: string) => trusted.has(ip),
+    console: adminConsole,
   };
 
   const server: Server = createServer({ pauseOnConnect: true }, (socket) => {
@@ -150,7 +162,7 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
   logger.info({ event: 'listening', host: config.listen.host, port, metricsPort: obs?.port, adminPort: admin?.port, proxyProtocol: config.proxyProtocol.mode, tls: !!secureContext, tenants: store.listTenants().length }, 'pgporter listening');
 
   let closing: Promise<void> | undefined;
-  return {
+  const app: App = {
     port,
     metricsPort: obs?.port,
     adminPort: admin?.port,
@@ -160,6 +172,7 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
     close: () =>
       (closing ??= (async () => {
         server.close();
+        adminConsole?.close();
         access.close();
         await admin?.close();
         const bye = new ClientError('SHUTTING_DOWN', 'terminating connection due to administrator command');
@@ -172,7 +185,11 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
         await store.close();
         logger.info({ event: 'stopped' }, 'pgporter stopped');
       })()),
+    onShutdownRequest: (handler) => {
+      shutdownHandler = handler;
+    },
   };
+  return app;
 }
 
 /** Counts admitted clients per tenant for suspend-when-idle: from admission (before any wake) to the session's end. */

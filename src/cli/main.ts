@@ -95,6 +95,7 @@ async function start(args: string[], io: CliIo): Promise<number> {
         },
       );
     };
+    app.onShutdownRequest(() => stop('SHUTDOWN'));
     process.on('SIGINT', () => stop('SIGINT'));
     process.on('SIGTERM', () => stop('SIGTERM'));
   });

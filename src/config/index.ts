@@ -6,3 +6,4 @@ export { allowlistSchema, allowlistEntrySchema, netrulesSchema, storeSchema, adm
 export { authSchema, DEFAULT_AUTH_QUERY, type AuthConfig, type AuthUserConfig, type AuthQueryConfig } from './schema-auth.js';
 export { tenantPoolSchema, globalPoolSchema, type TenantPoolConfig, type GlobalPoolConfig } from './schema-pool.js';
 export { fleetSchema, type FleetConfig } from './schema-fleet.js';
+export { consoleUserSchema, type ConsoleUserConfig } from './schema-console.js';
