@@ -9,7 +9,8 @@ export const CONSOLE_DATABASE = 'pgporter';
 
 /** PgBouncer's timestamp format: `2025-01-01 12:00:00 UTC`. */
 function ts(ms: number | undefined): string | null {
-  if (ms === undefined || !Number.isFinite(ms) || ms <= 0) return null;
+  // A node alone never expires (expiresAt = MAX_SAFE_INTEGER), beyond what a Date can hold: NULL.
+  if (ms === undefined || !Number.isFinite(ms) || ms <= 0 || ms > 8.64e15) return null;
   return new Date(ms).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
 }
 
