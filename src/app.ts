@@ -14,6 +14,8 @@ import { createWakeManager, serverReach } from './wake/index.js';
 import { createFleet, registerFleetMetrics } from './fleet/index.js';
 import { CancelRouter } from './proxy/cancel-router.js';
 import { LiveSettings, Reloader, type ReloadOutcome } from './reload.js';
+import { AdminConsole, type ConsoleControl } from './console/index.js';
+import { reloadMarkOf } from './config/index.js';
 
 export interface App {
   readonly port: number;
@@ -22,11 +24,11 @@ export interface App {
   readonly logger: Logger;
   readonly metrics: Metrics;
   readonly store: Store;
-  /** Resolves when something other than a signal asks the process to stop (POST /v1/drain), with the reason. */
+  /** Resolves when something other than a signal asks the process to stop (POST /v1/drain, the console's SHUTDOWN). */
   readonly stopRequested: Promise<string>;
-  /** Drains (healthz unhealthy, no new connections, sessions end at transaction boundaries) and closes everything. */
   /** Re-reads the config file (SIGHUP, POST /v1/reload); `trigger` is logged. */
   reload(trigger: string): Promise<ReloadOutcome>;
+  /** Drains (healthz unhealthy, no new connections, sessions end at transaction boundaries) and closes everything. */
   close(): Promise<void>;
 }
 
@@ -97,7 +99,29 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
   // Failed-login bans: in Redis for the fleet when the store is Redis, else in this process.
   const bans = new BanList({ config, logger, metrics, isTrustedProxy: live.isTrustedProxy });
   await bans.start();
+  let requestStop!: (reason: string) => void;
+  const stopRequested = new Promise<string>((resolve) => (requestStop = resolve));
   const reloader = new Reloader({ live, ...(opts.readConfig ? { read: opts.readConfig } : {}), store, logger, metrics });
+  // The admin console (database `pgporter` on this port), when console users are configured.
+  const tenantIds = (tenant?: string) => (tenant !== undefined ? [tenant] : store.listTenants().map((t) => t.id));
+  const consoleControl: ConsoleControl = {
+    pause: async (tenant) => {
+      await Promise.all(tenantIds(tenant).map((id) => pools.pause(id)));
+    },
+    resume: (tenant) => {
+      for (const id of tenantIds(tenant)) pools.resume(id);
+    },
+    reload: async () => {
+      const r = await reloader.reload('console RELOAD');
+      if (r.result !== 'ok') throw new Error(r.message);
+      return r.changed.length ? `reloaded: ${r.changed.join(', ')}` : 'reloaded: nothing changed';
+    },
+    reloadable: (key) => reloadMarkOf(key)?.kind !== 'restart',
+  };
+  const adminConsole =
+    config.admin.consoleUsers.length > 0
+      ? new AdminConsole({ config, logger, metrics, pools, tenants: store, sessions, fleet, control: consoleControl, shutdown: () => requestStop('console SHUTDOWN') })
+      : undefined;
   // Each connection reads the settings current when it is accepted.
   const deps = {
     get config() {
@@ -116,6 +140,7 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
     },
     cancels,
     isTrustedProxy: live.isTrustedProxy,
+    console: adminConsole,
   };
 
   const server: Server = createServer({ pauseOnConnect: true }, (socket) => {
@@ -131,8 +156,6 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
   const port = (server.address() as AddressInfo).port;
 
   let draining = false;
-  let requestStop!: (reason: string) => void;
-  const stopRequested = new Promise<string>((resolve) => (requestStop = resolve));
 
   let obs: ObservabilityServer | undefined;
   if (config.metrics.enabled) {
@@ -174,7 +197,7 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
   logger.info({ event: 'listening', host: config.listen.host, port, metricsPort: obs?.port, adminPort: admin?.port, proxyProtocol: config.proxyProtocol.mode, tls: !!live.secureContext, tenants: store.listTenants().length }, 'pgporter listening');
 
   let closing: Promise<void> | undefined;
-  return {
+  const app: App = {
     port,
     metricsPort: obs?.port,
     adminPort: admin?.port,
@@ -191,6 +214,7 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
         const drainMs = live.config.shutdown.timeout;
         logger.info({ event: 'draining', sessions: sessions.count(), timeoutMs: drainMs }, 'draining: sessions end at their next transaction boundary');
         await pools.drain(bye, Date.now() + drainMs);
+        adminConsole?.close();
         access.close();
         await admin?.close();
         // Whatever never reached the pool (a login under way) ends now.
@@ -204,6 +228,7 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
         logger.info({ event: 'stopped' }, 'pgporter stopped');
       })()),
   };
+  return app;
 }
 
 /** Counts admitted clients per tenant for suspend-when-idle: from admission (before any wake) to the session's end. */

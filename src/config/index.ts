@@ -8,3 +8,4 @@ export { tenantPoolSchema, globalPoolSchema, type TenantPoolConfig, type GlobalP
 export { fleetSchema, type FleetConfig } from './schema-fleet.js';
 export { RELOAD_MARKS, reloadMarkOf, reloadMarksMarkdown, type ReloadKind, type ReloadMark } from './reload-marks.js';
 export { planReload, type ReloadPlan, type ChangedOption } from './reload-plan.js';
+export { consoleUserSchema, type ConsoleUserConfig } from './schema-console.js';

@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { duration, optionalDuration } from './duration.js';
 import { CidrParseError, parseCidr } from '../net/index.js';
+import { consoleUsersSchema } from './schema-console.js';
 
 const port = z.number().int().min(0).max(65535);
 
@@ -105,5 +106,9 @@ export const adminSchema = z
       .default([]),
     /** Largest request body accepted, in bytes (default 1 MiB). */
     maxBodyBytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(1_048_576),
+    /** Users of the admin console (database `pgporter` on the client port, src/console); empty (default): no console. */
+    consoleUsers: consoleUsersSchema,
+    /** Real client addresses (from the PROXY header) that may reach the console, as CIDRs. Default: loopback only. */
+    consoleAllowlist: z.array(allowlistEntrySchema).max(10_000).default(['127.0.0.0/8', '::1/128']),
   })
   .prefault({});

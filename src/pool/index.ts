@@ -3,3 +3,4 @@ export type { Backend, ClientSession, SessionEnd, CancelTarget } from './types.j
 export { PoolBackend, type PoolBackendOptions } from './pool-backend.js';
 export type { PoolSnapshot } from './pool.js';
 export { CancelKeys, sendCancel } from './cancel-keys.js';
+export type { ClientSnapshot, ServerSnapshot } from './snapshots.js';

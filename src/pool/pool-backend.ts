@@ -9,6 +9,7 @@ import { CancelKeys, sendCancel } from './cancel-keys.js';
 import { Pool, type PoolContext, type PoolSnapshot } from './pool.js';
 import { PoolClient } from './client.js';
 import { PoolMetrics, newTotals, type TenantTotals } from './pool-metrics.js';
+import type { ClientSnapshot, ServerSnapshot } from './snapshots.js';
 
 export interface PoolBackendOptions {
   config: Config;
@@ -43,6 +44,8 @@ export class PoolBackend implements Backend {
   private readonly clientsByTenant = new Map<string, number>();
   private readonly totals = new Map<string, TenantTotals>();
   private clientsTotal = 0;
+  /** When each served session started (SHOW CLIENTS connect_time). */
+  private readonly servedSince = new Map<number, number>();
   private readonly ctx: PoolContext;
   private readonly timer: NodeJS.Timeout;
   private readonly clock = { now: Date.now() };
@@ -103,6 +106,7 @@ export class PoolBackend implements Backend {
     const client = new PoolClient(session, pool);
     pool.clients.add(client);
     this.sessions.set(session.id, client);
+    this.servedSince.set(session.id, Date.now());
     const key = this.keys.allocate({
       tenantId: session.tenant.id,
       current: () => {
@@ -119,6 +123,7 @@ export class PoolBackend implements Backend {
       pool.clients.delete(client);
       this.sessions.delete(session.id);
       if (this.sessions.size === 0) this.sessionsGone?.();
+      this.servedSince.delete(session.id);
     }
   }
 
@@ -187,6 +192,29 @@ export class PoolBackend implements Backend {
   /** Every pool's figures, for `GET /v1/pools`. */
   poolsSnapshot(): PoolSnapshot[] {
     return [...this.pools.values()].map((p) => p.snapshot());
+  }
+
+  // --- read-only snapshots for the admin console (src/console): plain data, taken on demand ---
+
+  /** Every pool's figures plus how long its oldest waiting client has waited (SHOW POOLS maxwait). */
+  poolsDetail(now = Date.now()): (PoolSnapshot & { maxWaitMs: number })[] {
+    return [...this.pools.values()].map((p) => ({ ...p.snapshot(), maxWaitMs: p.maxWaitMs(now) }));
+  }
+
+  /** Every served client (SHOW CLIENTS). */
+  clientsSnapshot(): ClientSnapshot[] {
+    const since = (id: number) => this.servedSince.get(id);
+    return [...this.pools.values()].flatMap((p) => p.clientSnapshots(since));
+  }
+
+  /** Every open server connection (SHOW SERVERS). */
+  serversSnapshot(): ServerSnapshot[] {
+    return [...this.pools.values()].flatMap((p) => p.serverSnapshots());
+  }
+
+  /** Running totals per tenant since start (SHOW STATS): queries and transactions. */
+  totalsSnapshot(): { tenant: string; queries: number; transactions: number }[] {
+    return [...this.totals].map(([tenant, t]) => ({ tenant, queries: t.queries, transactions: t.transactions }));
   }
 
   async close(): Promise<void> {

@@ -10,6 +10,7 @@ import { Deque } from './deque.js';
 import { PooledServer, type ServerHost } from './server.js';
 import type { ClientHost, PoolClient } from './client.js';
 import type { PoolMetrics, TenantTotals } from './pool-metrics.js';
+import { clientSnapshot, serverSnapshot, type ClientSnapshot, type ServerSnapshot } from './snapshots.js';
 
 /** Most statement names and settings a pool remembers as valid before it starts over. */
 const MAX_REMEMBERED = 10_000;
@@ -423,6 +424,29 @@ export class Pool implements ServerHost, ClientHost {
     const bye = new ClientError('SHUTTING_DOWN', 'terminating connection due to administrator command');
     this.failWaiters(this.waiting, () => bye);
     for (const s of this.servers) s.close('pgporter shutting down');
+  }
+
+  // --- read-only figures for the admin console (src/console) ---
+
+  /** How long the oldest client still waiting for a server has waited, in ms (0 when none waits). */
+  maxWaitMs(now: number): number {
+    for (let i = 0; i < this.waiters.length; i++) {
+      const c = this.waiters.at(i)!;
+      if (c.state === 'waiting') return Math.max(0, now - c.waitingSince);
+    }
+    return 0;
+  }
+
+  /** The pool's served clients as plain data. */
+  clientSnapshots(connectedAt: (sessionId: number) => number | undefined): ClientSnapshot[] {
+    return [...this.clients].map((c) => clientSnapshot(c, this.tenant.id, connectedAt(c.session.id)));
+  }
+
+  /** The pool's open server connections as plain data. */
+  serverSnapshots(): ServerSnapshot[] {
+    const clientOf = new Map<PooledServer, number>();
+    for (const c of this.clients) if (c.server) clientOf.set(c.server, c.session.id);
+    return [...this.servers].map((s) => serverSnapshot(s, this.tenant.id, this.database, this.user, clientOf.get(s)));
   }
 
   /** Counts closed servers as errors by kind for metrics (used by the client on failure). */

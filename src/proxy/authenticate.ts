@@ -1,9 +1,8 @@
 // Runs pgporter's own client authentication over the startup connection and returns what may log in upstream for this user.
 import type { Socket } from 'node:net';
-import { ClientAuthenticator, type CredentialSource, type UpstreamSecret, type AuthStep } from '../auth/index.js';
+import { ClientAuthenticator, type AuthMethod, type CredentialSource, type UpstreamSecret, type AuthStep } from '../auth/index.js';
 import { ClientError } from '../errors.js';
 import { Frontend } from '../protocol/index.js';
-import type { TenantRecord } from '../store/index.js';
 import type { Logger } from '../observability/index.js';
 import type { PacketReader } from './packet-reader.js';
 
@@ -20,6 +19,12 @@ export interface AuthHooks {
   refusal?(): ClientError | undefined;
 }
 
+/** Whose users a login is checked against: a tenant, or the admin console (src/console). */
+export interface AuthTarget {
+  readonly id: string;
+  readonly auth: { readonly method: AuthMethod; readonly timeout: number; readonly failureDelay: number };
+}
+
 /**
  * Authenticates the client with the tenant's method. On success AuthenticationOk has been sent.
  * Throws a ClientError (28P01 after `failureDelay`, 08006 on timeout, 08P01 on protocol errors).
@@ -27,7 +32,7 @@ export interface AuthHooks {
 export async function authenticateClient(
   socket: Socket,
   reader: PacketReader,
-  tenant: TenantRecord,
+  tenant: AuthTarget,
   user: string,
   credentials: CredentialSource,
   log: Logger,
@@ -45,7 +50,7 @@ export async function authenticateClient(
   }
 }
 
-async function exchange(socket: Socket, reader: PacketReader, auth: ClientAuthenticator, tenant: TenantRecord, log: Logger, hooks: AuthHooks): Promise<UpstreamSecret> {
+async function exchange(socket: Socket, reader: PacketReader, auth: ClientAuthenticator, tenant: AuthTarget, log: Logger, hooks: AuthHooks): Promise<UpstreamSecret> {
   let step: AuthStep = await auth.start();
   for (;;) {
     if (step.reply) socket.write(step.reply);

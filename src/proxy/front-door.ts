@@ -11,7 +11,8 @@ import { describeTlvs } from './proxy-header-decode.js';
 import { negotiateStartup } from './startup.js';
 import { resolveTenant, type TenantLookup } from './tenant-resolve.js';
 import type { SessionRegistry } from './session-registry.js';
-import { authenticateClient } from './authenticate.js';
+import { authenticateClient, type AuthTarget } from './authenticate.js';
+import type { PacketReader } from './packet-reader.js';
 import type { CancelRouter } from './cancel-router.js';
 import type { CredentialSource } from '../auth/index.js';
 
@@ -24,6 +25,29 @@ export interface AccessCheck {
 export interface BanCheck {
   check(tenant: TenantRecord, clientIp: string): ClientError | undefined;
   recordFailure(tenant: TenantRecord, clientIp: string): void;
+}
+
+/** A logged-in admin console connection, handed over instead of a pool session. */
+export interface ConsoleConnection {
+  readonly socket: Socket;
+  readonly reader: PacketReader;
+  readonly user: string;
+  readonly clientIp: string;
+  readonly tls: boolean;
+  readonly log: Logger;
+}
+
+/**
+ * The admin console (src/console): connections whose database it claims skip tenant resolution; the console's own
+ * allowlist is checked against the real client address, and its own users log in (SCRAM) before it serves them.
+ */
+export interface ConsoleDoor {
+  handles(database: string): boolean;
+  check(clientIp: string): ClientError | undefined;
+  readonly authTarget: AuthTarget;
+  readonly credentials: CredentialSource;
+  /** Serves the session to its end; resolves with who ended it. */
+  serve(conn: ConsoleConnection): Promise<{ endedBy: 'client' | 'pgporter'; reason: string }>;
 }
 
 export interface FrontDoorDeps {
@@ -39,6 +63,8 @@ export interface FrontDoorDeps {
   secureContext: SecureContext | undefined;
   cancels: CancelRouter;
   isTrustedProxy(ip: string): boolean;
+  /** Absent, or without console users: no database name is special. */
+  console?: ConsoleDoor | undefined;
 }
 
 let nextSessionId = 1;
@@ -95,6 +121,21 @@ export async function handleConnection(raw: Socket, deps: FrontDoorDeps): Promis
       return;
     }
     clientSocket = st.socket;
+    const door = deps.console;
+    if (door?.handles(st.params.get('database') ?? st.params.get('user')!)) {
+      // The console database: no tenant, the console's own allowlist and users.
+      const user = st.params.get('user')!;
+      log = log.child({ console: true, user });
+      if (!st.tls && config.tls.requireTls) throw new ClientError('TLS_REQUIRED', 'connection without TLS is not allowed', { hint: 'Connect with sslmode=require.' });
+      const denied = door.check(clientIp);
+      if (denied) throw denied;
+      clearTimeout(startupTimer);
+      await authenticateClient(clientSocket, st.reader, door.authTarget, user, door.credentials, log);
+      log.info({ event: 'accepted', tls: st.tls, database: st.params.get('database') }, 'console connection accepted');
+      const end = await door.serve({ socket: clientSocket, reader: st.reader, user, clientIp, tls: st.tls, log });
+      log.info({ event: 'closed', endedBy: end.endedBy, reason: end.reason, durationMs: Date.now() - acceptedAt }, `console connection closed by ${end.endedBy}: ${end.reason}`);
+      return;
+    }
     const { tenant, user, via } = resolveTenant(deps.tenants, st.params.get('user')!, st.servername);
     tenantId = tenant.id;
     log = log.child({ tenant: tenant.id, user });

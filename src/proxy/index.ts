@@ -1,5 +1,6 @@
 // Public face of the front door: accepting a connection and taking it through PROXY header, startup, tenant and allowlist.
-export { handleConnection, type FrontDoorDeps, type AccessCheck, type BanCheck } from './front-door.js';
+export { handleConnection, type FrontDoorDeps, type AccessCheck, type BanCheck, type ConsoleDoor, type ConsoleConnection } from './front-door.js';
+export type { AuthTarget } from './authenticate.js';
 export { SessionRegistry, type OpenSession } from './session-registry.js';
 export { resolveTenant, type TenantLookup, type ResolvedTenant } from './tenant-resolve.js';
 export { negotiateStartup, type StartupOutcome, type CancelKey } from './startup.js';
