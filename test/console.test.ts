@@ -96,13 +96,14 @@ t.test('every SHOW answers with the expected columns (node-postgres, simple prot
   t.match(nodes.rows, [{ self: true, shared: false }]);
 });
 
-t.test('errors: unknown commands 42601, extended protocol 0A000, unknown tenant 42704; PAUSE, RESUME and RELOAD work; the session goes on', async (t) => {
+t.test('errors: unknown commands 42601, extended protocol 0A000, unknown tenant 42704; RESUME and RELOAD work; the session goes on', async (t) => {
   const c = await consoleClient(ADMIN);
   t.teardown(() => c.end());
   await t.rejects(c.query('SHOW NONSENSE'), { code: '42601', message: /unrecognized SHOW topic "NONSENSE"/ });
   await t.rejects(c.query('SELECT 1'), { code: '42601', message: /unrecognized console command/ });
   await t.rejects(c.query({ text: 'SHOW POOLS', values: [1] }), { code: '0A000', message: /extended query protocol/ });
-  t.equal((await c.query('PAUSE')).command, 'PAUSE', 'PAUSE of every tenant completes once no server is in use');
+  // PAUSE itself waits for transactions under way (test/drain.test.ts covers it through the admin API).
+  await t.rejects(c.query('PAUSE nosuch'), { code: '42704' });
   t.equal((await c.query('RESUME')).command, 'RESUME');
   const notices: string[] = [];
   c.on('notice', (n) => notices.push(n.message ?? ''));
