@@ -70,9 +70,10 @@ t.test('every SHOW answers with the expected columns (node-postgres, simple prot
   t.equal(servers.rows[0]?.remote_pid, String(pid), 'remote_pid is the backend pid');
 
   const stats = await cols('SHOW STATS');
-  t.same(stats.names, ['tenant', 'total_xact_count', 'total_query_count', 'total_received', 'total_sent', 'total_wait_time', 'avg_xact_count', 'avg_query_count', 'avg_recv', 'avg_sent', 'avg_wait_time']);
+  t.same(stats.names, ['tenant', 'total_xact_count', 'total_query_count', 'total_received', 'total_sent', 'total_xact_time', 'total_query_time', 'total_wait_time', 'avg_xact_count', 'avg_query_count', 'avg_recv', 'avg_sent', 'avg_xact_time', 'avg_query_time', 'avg_wait_time']);
   const st = stats.rows.find((r) => r.tenant === 'demo');
   t.ok(Number(st?.total_query_count) >= 3, `queries counted: ${st?.total_query_count}`);
+  t.ok(Number(st?.total_query_time) > 0, `query time counted: ${st?.total_query_time} µs`);
 
   const tenants = await cols('SHOW TENANTS');
   t.same(tenants.names, ['tenant', 'host', 'port', 'upstream_tls', 'pool_mode', 'pool_size', 'min_pool_size', 'max_client_conn', 'auth_method', 'require_tls', 'allowlist_entries', 'fly_app', 'fly_machine', 'cl_count']);

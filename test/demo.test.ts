@@ -113,7 +113,9 @@ t.test('demo: Ctrl-C while the database is suspended resumes and stops it and re
   const data = await waitFor(() => /^PostgreSQL data: (\S+) \(postmaster pid (\d+)\)$/m.exec(out), 'the demo to start', 90_000);
   pgDir = data[1]!;
   postmaster = Number(data[2]);
-  // No client: after its idle period pgporter suspends the database (SIGSTOP, state T).
+  const url = await waitFor(() => /psql "(postgres:\/\/[^"]+)"/.exec(out)?.[1], 'the psql line', 30_000);
+  await run('psql', ['-X', '-A', '-t', url, '-c', 'SELECT 1'], { env: { ...env, PGCONNECT_TIMEOUT: '10' }, timeout: 30_000 });
+  // The client left: after its idle period pgporter suspends the database (SIGSTOP, state T).
   await waitFor(() => /^State:\s+T/m.test(readFileSync(`/proc/${postmaster}/status`, 'utf8')), 'the database to be suspended', 30_000);
   t.ok(demo.kill('SIGINT'), 'SIGINT while suspended');
   t.equal(await exited, 0, 'the demo exits 0');

@@ -10,6 +10,11 @@ export interface TenantStats {
   sent: number;
   waitUs: number;
   waits: number;
+  /** Time in transactions and in queries as clients saw them, and how many of each were timed. */
+  xactUs: number;
+  xactsTimed: number;
+  queryUs: number;
+  queriesTimed: number;
 }
 
 export interface StatsRow {
@@ -21,9 +26,11 @@ export interface StatsRow {
   avgRecv: number;
   avgSent: number;
   avgWaitUs: number;
+  avgXactUs: number;
+  avgQueryUs: number;
 }
 
-const zero = (): TenantStats => ({ xacts: 0, queries: 0, received: 0, sent: 0, waitUs: 0, waits: 0 });
+const zero = (): TenantStats => ({ xacts: 0, queries: 0, received: 0, sent: 0, waitUs: 0, waits: 0, xactUs: 0, xactsTimed: 0, queryUs: 0, queriesTimed: 0 });
 
 interface Sample {
   at: number;
@@ -68,6 +75,8 @@ export class StatsSampler {
         avgRecv: per('received'),
         avgSent: per('sent'),
         avgWaitUs: prev && last && waits > 0 ? (b.waitUs - a.waitUs) / waits : 0,
+        avgXactUs: prev && last && b.xactsTimed > a.xactsTimed ? (b.xactUs - a.xactUs) / (b.xactsTimed - a.xactsTimed) : 0,
+        avgQueryUs: prev && last && b.queriesTimed > a.queriesTimed ? (b.queryUs - a.queryUs) / (b.queriesTimed - a.queriesTimed) : 0,
       });
     }
     return out.sort((x, y) => x.tenant.localeCompare(y.tenant));
@@ -98,16 +107,21 @@ export class StatsSampler {
     // Bytes are counted when a session ends (src/proxy/front-door.ts), so open sessions are not in them yet.
     for (const v of (await this.metrics.bytesFromClient.get()).values) if (v.labels.tenant) of(String(v.labels.tenant)).received += v.value;
     for (const v of (await this.metrics.bytesToClient.get()).values) if (v.labels.tenant) of(String(v.labels.tenant)).sent += v.value;
-    const wait = this.metrics.registry.getSingleMetric('pgporter_pool_wait_seconds');
-    if (wait) {
-      for (const v of (await wait.get()).values) {
+    // The pool's latency histograms (src/pool/latency.ts): their sums and counts give the PgBouncer-style times.
+    const histogram = async (name: string, add: (s: TenantStats, sumUs: number, count: number) => void) => {
+      const h = this.metrics.registry.getSingleMetric(name);
+      if (!h) return;
+      for (const v of (await h.get()).values) {
         const tenant = v.labels.tenant;
         if (!tenant) continue;
-        const name = (v as { metricName?: string }).metricName ?? '';
-        if (name.endsWith('_sum')) of(String(tenant)).waitUs += v.value * 1e6;
-        else if (name.endsWith('_count')) of(String(tenant)).waits += v.value;
+        const metric = (v as { metricName?: string }).metricName ?? '';
+        if (metric.endsWith('_sum')) add(of(String(tenant)), v.value * 1e6, 0);
+        else if (metric.endsWith('_count')) add(of(String(tenant)), 0, v.value);
       }
-    }
+    };
+    await histogram('pgporter_pool_wait_seconds', (s, us, n) => ((s.waitUs += us), (s.waits += n)));
+    await histogram('pgporter_transaction_duration_seconds', (s, us, n) => ((s.xactUs += us), (s.xactsTimed += n)));
+    await histogram('pgporter_query_duration_seconds', (s, us, n) => ((s.queryUs += us), (s.queriesTimed += n)));
     return out;
   }
 }
