@@ -31,7 +31,7 @@ const FULL = {
 
 function leaves(v: unknown, path: string, out: string[]): string[] {
   if (v && typeof v === 'object' && !Array.isArray(v)) for (const [k, x] of Object.entries(v)) leaves(x, path ? `${path}.${k}` : k, out);
-  else if (Array.isArray(v) && path === 'tenants') v.forEach((x, i) => leaves(x, `${path}[${i}]`, out));
+  else if (Array.isArray(v) && path === 'tenants') v.forEach((x, i) => { leaves(x, `${path}[${i}]`, out); });
   else out.push(path);
   return out;
 }

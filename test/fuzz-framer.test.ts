@@ -246,7 +246,7 @@ t.test('Framer: Hold keeps later chunks in order, and halt() stops everything', 
       const heldOnce = new Set<number>();
       let n = 0;
       const sink: FrameSink = {
-        header: (type) => {
+        header: (_type) => {
           const k = n;
           if (!heldOnce.has(k)) {
             heldOnce.add(k);
@@ -255,7 +255,7 @@ t.test('Framer: Hold keeps later chunks in order, and halt() stops everything', 
           n++;
           return Act.Collect;
         },
-        message: (type, buf, start, end) => {
+        message: (_type, buf, start, end) => {
           log.push(buf.subarray(start, end).toString('hex'));
           return true;
         },

@@ -1,7 +1,7 @@
 // Reads a YAML config file, substitutes ${ENV} references, validates it against the schema and freezes the result.
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { configSchema, type Config } from './schema.js';
 
 /** A config problem; the message names the key and what is wrong with it. */
