@@ -108,20 +108,21 @@ export class StatsSampler {
     for (const v of (await this.metrics.bytesFromClient.get()).values) if (v.labels.tenant) of(String(v.labels.tenant)).received += v.value;
     for (const v of (await this.metrics.bytesToClient.get()).values) if (v.labels.tenant) of(String(v.labels.tenant)).sent += v.value;
     // The pool's latency histograms (src/pool/latency.ts): their sums and counts give the PgBouncer-style times.
-    const histogram = async (name: string, add: (s: TenantStats, sumUs: number, count: number) => void) => {
+    type Key = 'waitUs' | 'waits' | 'xactUs' | 'xactsTimed' | 'queryUs' | 'queriesTimed';
+    const histogram = async (name: string, sumKey: Key, countKey: Key) => {
       const h = this.metrics.registry.getSingleMetric(name);
       if (!h) return;
       for (const v of (await h.get()).values) {
         const tenant = v.labels.tenant;
         if (!tenant) continue;
         const metric = (v as { metricName?: string }).metricName ?? '';
-        if (metric.endsWith('_sum')) add(of(String(tenant)), v.value * 1e6, 0);
-        else if (metric.endsWith('_count')) add(of(String(tenant)), 0, v.value);
+        if (metric.endsWith('_sum')) of(String(tenant))[sumKey] += v.value * 1e6;
+        else if (metric.endsWith('_count')) of(String(tenant))[countKey] += v.value;
       }
     };
-    await histogram('pgporter_pool_wait_seconds', (s, us, n) => ((s.waitUs += us), (s.waits += n)));
-    await histogram('pgporter_transaction_duration_seconds', (s, us, n) => ((s.xactUs += us), (s.xactsTimed += n)));
-    await histogram('pgporter_query_duration_seconds', (s, us, n) => ((s.queryUs += us), (s.queriesTimed += n)));
+    await histogram('pgporter_pool_wait_seconds', 'waitUs', 'waits');
+    await histogram('pgporter_transaction_duration_seconds', 'xactUs', 'xactsTimed');
+    await histogram('pgporter_query_duration_seconds', 'queryUs', 'queriesTimed');
     return out;
   }
 }
