@@ -38,11 +38,11 @@ t.test('one holder; a second taker loses; release frees it; a dead holder frees 
   // A holder that dies without releasing: the lock expires with its TTL.
   const dying = node('lock-dying');
   await dying.start();
-  t.not(await dying.lock('suspend:lock:app/m2', 600), 'lost');
-  t.equal((await a.nodes()).length, 3, 'three live nodes');
-  (dying as unknown as { timer?: NodeJS.Timeout }).timer && clearInterval((dying as unknown as { timer: NodeJS.Timeout }).timer); // stops heartbeating: as good as killed
-  t.equal(await a.lock('suspend:lock:app/m2', 600), 'lost', 'held by the dying node');
-  await waitFor(async () => (await a.lock('suspend:lock:app/m2', 600)) !== 'lost', 'the dead holder’s lock to expire', 5000);
+  await waitFor(async () => (await a.nodes()).length === 3, 'A to see three live nodes', 5000);
+  t.not(await dying.lock('suspend:lock:app/m2', 1500), 'lost');
+  clearInterval((dying as unknown as { timer: NodeJS.Timeout }).timer); // stops heartbeating and never releases: as good as killed
+  t.equal(await a.lock('suspend:lock:app/m2', 1500), 'lost', 'held by the dying node');
+  await waitFor(async () => (await a.lock('suspend:lock:app/m2', 1500)) !== 'lost', 'the dead holder’s lock to expire', 5000);
   await waitFor(async () => (await a.nodes()).length === 2, 'the dead node to drop out of the fleet', 5000);
   t.pass('lock and liveness expired');
   (dying as unknown as { cmd?: { disconnect(): void }; sub?: { disconnect(): void } }).cmd?.disconnect();

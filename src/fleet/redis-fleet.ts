@@ -86,6 +86,8 @@ export class RedisFleet implements Fleet {
     this.cmd = openRedis(this.opts.redis, 'fleet', onError);
     this.sub = openRedis(this.opts.redis, 'fleet-subscriber', onError);
     this.sub.on('message', (channel: string, message: string) => this.onMessage(channel, message));
+    // Commands fail at once until the connection is ready (no offline queue): wait for it, bounded like the store's.
+    await whenReady(this.cmd, this.opts.redis.connectTimeoutMs);
     try {
       const n = Number(await this.cmd.eval(CLAIM_SLOT, 0, this.p, this.nodeId, String(this.opts.nodeTtlMs), String(this._slot)));
       if (n >= 0) this._slot = n;
@@ -285,6 +287,19 @@ export class RedisFleet implements Fleet {
   private machineChannel(): string {
     return `${this.p}fleet:machine`;
   }
+}
+
+function whenReady(c: Redis, timeoutMs: number): Promise<void> {
+  if (c.status === 'ready') return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      c.off('ready', done);
+      resolve();
+    };
+    const timer = setTimeout(done, timeoutMs);
+    c.once('ready', done);
+  });
 }
 
 function parseActivity(json: string | undefined): TenantActivity | undefined {
