@@ -70,7 +70,7 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
   wake.setBeforeSuspend((id) => pools.closeTenantServers(id));
   // A deleted tenant keeps nothing open: its sessions end and its servers close.
   store.onChange((e) => {
-    if (e.type !== 'tenant-deleted') return;
+    if (e.type === 'tenant-upserted') return pools.tenantChanged(e.tenant);
     const gone = new ClientError('TENANT_UNKNOWN', `tenant "${e.id}" was deleted`);
     for (const s of sessions.sessionsOf(e.id)) s.end(gone);
     void pools.closeTenantServers(e.id);

@@ -62,3 +62,20 @@ t.test('deleting a tenant ends its open sessions with 3D000', async (t) => {
   t.match(err.message, /tenant "globex" was deleted/);
   await c.end().catch(() => {});
 });
+
+t.test('a larger pool size serves a waiting client at once, without a new login', async (t) => {
+  t.equal((await admin('PATCH', '/v1/tenants/acme', { upstream: { host: '127.0.0.1', port: dbA.port }, pool: { size: 1 } })).status, 200);
+  const holder = new pg.Client({ host: '127.0.0.1', port: porter.port, user: 'trusty', database: 'postgres' });
+  const waiter = new pg.Client({ host: '127.0.0.1', port: porter.port, user: 'trusty', database: 'postgres' });
+  await holder.connect();
+  await waiter.connect();
+  t.teardown(() => Promise.all([holder.end(), waiter.end()]).catch(() => undefined));
+  await holder.query('BEGIN'); // holds the only server
+  let served = false;
+  const waiting = waiter.query('SELECT 7 AS v').then((r) => ((served = true), r.rows[0].v as number));
+  await new Promise((r) => setTimeout(r, 300));
+  t.notOk(served, 'the second client waits for the one server');
+  t.equal((await admin('PATCH', '/v1/tenants/acme', { pool: { size: 2 } })).status, 200);
+  t.equal(await waiting, 7, 'served by a second server while the first is still held');
+  await holder.query('COMMIT');
+});

@@ -39,13 +39,13 @@ export const RELOAD_MARKS: Readonly<Record<string, ReloadMark>> = Object.freeze(
   fleet: restart('node identity, heartbeat and cancel forwarding are set up once, at start'),
   'shutdown.timeout': fresh('the next drain (SIGTERM, POST /v1/drain)'),
   'tenants[]': fresh('a tenant added to the file is created in the store (unless the store already holds its id); see the tenant rows'),
-  'tenants[].upstream': fresh('server connections opened after the reload: the pool retires its servers to the old upstream when its next client logs in (busy ones after their transaction); open clients stay connected'),
+  'tenants[].upstream': fresh('server connections opened after the reload: the pool retires its servers to the old upstream at once (busy ones after their transaction); open clients stay connected'),
   'tenants[].requireTls': fresh('logins after the reload'),
   'tenants[].allowlist': existing('connections after the reload; sessions already open from a removed address end only with dropDisallowedSessions: true'),
   'tenants[].dropDisallowedSessions': fresh('the next allowlist change'),
   'tenants[].auth': fresh('logins after the reload'),
   'tenants[].fly': fresh('the next wake or idle check of the tenant'),
-  'tenants[].pool': fresh("a pool takes the new settings when its next client logs in; open clients keep their server and their transaction"),
+  'tenants[].pool': fresh('pools take the new settings at once (a larger size serves waiting clients, a smaller one closes servers as they come back); open clients keep their server and their transaction'),
   'tenants[].authFailureBan': fresh('failed logins counted after the reload'),
 });
 

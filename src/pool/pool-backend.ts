@@ -231,14 +231,21 @@ export class PoolBackend implements Backend {
       pool = new Pool(this.ctx, session.tenant, session.database, session.user, totals);
       this.pools.set(id, pool);
       if (this.pausedTenants.has(session.tenant.id)) void pool.pause();
-    } else if (pool.tenant !== session.tenant) {
-      // The store hands out a new record when a tenant is edited; pool settings follow it, and servers of a
-      // previous upstream must not serve another transaction.
-      const moved = !sameUpstream(pool.tenant.upstream, session.tenant.upstream);
-      pool.tenant = session.tenant;
-      if (moved) pool.closeServers();
-    }
+    } else if (pool.tenant !== session.tenant) this.follow(pool, session.tenant);
     return pool;
+  }
+
+  /** A tenant was edited (admin API, reload, another node): its pools take the new settings now, not at their next login. */
+  tenantChanged(tenant: TenantRecord): void {
+    for (const p of this.pools.values()) if (p.tenant.id === tenant.id && p.tenant !== tenant) this.follow(p, tenant);
+  }
+
+  /** Pool settings follow the new record; servers of a previous upstream must not serve another transaction. */
+  private follow(pool: Pool, tenant: TenantRecord): void {
+    const moved = !sameUpstream(pool.tenant.upstream, tenant.upstream);
+    pool.tenant = tenant;
+    if (moved) pool.closeServers();
+    else pool.settingsChanged();
   }
 
   private sweep(): void {

@@ -413,6 +413,11 @@ export class Pool implements ServerHost, ClientHost {
     for (const w of this.pauseWaiters.splice(0)) w();
   }
 
+  /** New settings: a larger size serves waiting clients at once; a smaller one closes servers as they come back. */
+  settingsChanged(): void {
+    if (!this.closed) this.pump();
+  }
+
   /** Closes idle servers now and the busy ones when their client lets go (the machine is about to be suspended). */
   closeServers(): void {
     for (const s of this.servers) s.retire = true;
