@@ -3,22 +3,15 @@ import t from 'tap';
 import { connect, type Socket } from 'node:net';
 import { startupMessage } from './fixtures/clients.js';
 import { startPoolEnv } from './fixtures/pool-env.js';
+import { Query, cat, msg } from './fixtures/wire.js';
 import { USERS } from './fixtures/postgres.js';
 
 const env = await startPoolEnv({ mode: 'transaction', size: 1 });
 t.teardown(() => env.stop());
 env.pg.sql(`CREATE TABLE cp (x int); GRANT ALL ON cp TO ${USERS.trust.user};`);
 
-function m(type: string, body: Buffer | string = Buffer.alloc(0)): Buffer {
-  const b = typeof body === 'string' ? Buffer.from(body + '\0') : body;
-  const out = Buffer.alloc(5 + b.length);
-  out[0] = type.charCodeAt(0);
-  out.writeInt32BE(4 + b.length, 1);
-  b.copy(out, 5);
-  return out;
-}
-const Q = (sql: string) => m('Q', sql);
-const cat = (...parts: (string | Buffer)[]) => Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p + '\0') : p)));
+const m = msg;
+const Q = Query;
 
 /** A raw protocol client: connects, logs in (trust), then collects message types. */
 class Raw {
