@@ -56,16 +56,30 @@ export class LocalPostgres {
   private readonly bin = pgBinDir();
   private readonly owner = owner();
 
-  private constructor(readonly port: number) {
+  private constructor(private _port: number) {
     this.dir = mkdtempSync(join(tmpdir(), 'pgporter-pg-'));
     this.dataDir = join(this.dir, 'data');
+  }
+
+  get port(): number {
+    return this._port;
   }
 
   static async start(opts: LocalPostgresOptions = {}): Promise<LocalPostgres> {
     const pg = new LocalPostgres(await freePort());
     try {
       pg.init(opts);
-      await pg.launch();
+      // A free port can be taken by someone else before the postmaster binds it: then try another.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await pg.launch();
+          break;
+        } catch (err) {
+          if (attempt >= 3 || !/could not (bind|create listen socket)|Address already in use/i.test((err as Error).message)) throw err;
+          pg._port = await freePort();
+          appendFileSync(join(pg.dataDir, 'postgresql.conf'), `port = ${pg._port}\n`);
+        }
+      }
     } catch (err) {
       await pg.destroy();
       throw err;
@@ -113,7 +127,8 @@ export class LocalPostgres {
     for (;;) {
       if (proc.exitCode !== null) throw new Error(`postgres exited with ${proc.exitCode}: ${stderr}`);
       try {
-        this.run('pg_isready', ['-h', this.host, '-p', String(this.port), '-q']);
+        // Over this instance's own socket directory: on TCP another server could answer for a port we failed to bind.
+        this.run('pg_isready', ['-h', this.dir, '-p', String(this.port), '-q']);
         return;
       } catch {
         if (Date.now() > deadline) throw new Error(`postgres did not start in 30s: ${stderr}`);
