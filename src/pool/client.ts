@@ -2,13 +2,13 @@
 // Message formats: https://www.postgresql.org/docs/current/protocol-message-formats.html
 import type { Socket } from 'node:net';
 import { ClientError } from '../errors.js';
-import { Frontend as F, backendKeyData, errorResponse, noticeResponse, parameterStatus, readyForQuery } from '../protocol/index.js';
+import { Frontend as F, backendKeyData, noticeResponse, parameterStatus, readyForQuery } from '../protocol/index.js';
 import type { ClientSession, SessionEnd } from './types.js';
 import { Act, Framer, FramingError, type FrameSink } from './framer.js';
 import { Outbox } from './outbox.js';
-import { Exp } from './expect-queue.js';
-import { CLOSE_COMPLETE, PARSE_COMPLETE, type PooledServer, type ServerPeer } from './server.js';
-import { buildBind, buildParse, buildStatementMessage, cstringEnd, serverNameFor, statementCommand, type ClientStatement } from './statements.js';
+import type { PooledServer, ServerPeer } from './server.js';
+import type { ClientStatement } from './statements.js';
+import { ClientStatements, NoServerParse } from './client-statements.js';
 import { OptionsError, startupWants } from './params.js';
 import type { ErrorFieldMap } from './error-fields.js';
 import type { TenantTotals } from './pool-metrics.js';
@@ -79,10 +79,8 @@ export class PoolClient implements FrameSink, ServerPeer {
   private readonly seen = new Map<string, string>();
   /** Startup settings (parameters and `options`), parsed once. */
   private settings = new Map<string, string>();
-  /** Named statements by the client's own name. */
-  private readonly statements = new Map<string, ClientStatement>();
-  /** The unnamed statement the client last parsed (PostgreSQL drops it at a simple Query or a failed Parse). */
-  private unnamed: ClientStatement | undefined;
+  /** What this client prepared, and the messages that use it. */
+  private readonly prepared: ClientStatements;
   /** An error pgporter answered itself, without a server: everything up to Sync is ignored, as the server would. */
   private skipping = false;
   /** Draining: the session ends with this error at its next transaction boundary. */
@@ -113,6 +111,12 @@ export class PoolClient implements FrameSink, ServerPeer {
     this.bytesRead0 = this.socket.bytesRead;
     this.bytesWritten0 = this.socket.bytesWritten;
     this.done = new Promise<SessionEnd>((r) => (this.resolveEnd = r));
+    this.prepared = new ClientStatements({
+      out: this.out,
+      searchPath: () => this.want.get('search_path') ?? '',
+      isValidStatement: (n) => host.isValidStatement(n),
+      protocolError: (what) => this.protocolError(what),
+    });
   }
 
   get state(): ClientState {
@@ -285,15 +289,11 @@ export class PoolClient implements FrameSink, ServerPeer {
   }
 
   statementFailed(st: ClientStatement): void {
-    if (st.serverName === '') {
-      if (this.unnamed === st) this.unnamed = undefined;
-    } else if (this.statements.get(st.clientName) === st) this.statements.delete(st.clientName);
+    this.prepared.failed(st);
   }
 
   clientNameOf(serverName: string): string | undefined {
-    // Error path only: a linear search is fine.
-    for (const st of this.statements.values()) if (st.serverName === serverName) return st.clientName;
-    return undefined;
+    return this.prepared.clientNameOf(serverName);
   }
 
   serverDrained(): void {
@@ -522,9 +522,13 @@ export class PoolClient implements FrameSink, ServerPeer {
     let sv = this._server;
     if (!sv) {
       if (this._state === 'closed') return true;
-      if (type === F.Parse && this.parseWithoutServer(buf, start, end)) return true;
+      if (type === F.Parse) {
+        const r = this.prepared.parseWithoutServer(buf, start, end);
+        if (r === NoServerParse.Duplicate) this.skipping = true;
+        if (r !== NoServerParse.NeedsServer) return true;
+      }
       if (type === F.Close) {
-        this.closeWithoutServer(buf, start, end);
+        this.prepared.closeWithoutServer(buf, start, end);
         return true;
       }
       if (this._state === 'waiting') return false;
@@ -534,17 +538,18 @@ export class PoolClient implements FrameSink, ServerPeer {
     if (sv.state === 'syncing') return false;
     switch (type) {
       case F.Parse:
-        this.onParse(sv, buf, start, end);
+        this.prepared.parse(sv, buf, start, end);
         break;
       case F.Bind:
-        this.onBind(sv, buf, start, end);
+        this.prepared.bind(sv, buf, start, end);
         break;
       case F.Describe:
       case F.Close:
-        this.onStatementMessage(sv, type, buf, start, end);
+        this.prepared.describeOrClose(sv, type, buf, start, end);
         break;
       case F.Query:
-        this.onQuery(sv, buf, start, end);
+        this.prepared.query(sv, buf, start, end);
+        this.sentQuery(sv);
         break;
     }
     return true;
@@ -565,7 +570,7 @@ export class PoolClient implements FrameSink, ServerPeer {
 
   private sentQuery(sv: PooledServer): void {
     this.host.stats.queries++;
-    this.unnamed = undefined; // a simple query drops the unnamed statement
+    this.prepared.simpleQuery();
     sv.sent(F.Query);
   }
 
@@ -573,142 +578,6 @@ export class PoolClient implements FrameSink, ServerPeer {
     this.fail(new ClientError('CLIENT_PROTOCOL', `invalid ${what} message`), 'client');
   }
 
-  /** A new statement of the client's: its server-side name (text, parameter types and search_path) and its Parse. */
-  private newStatement(clientName: string, buf: Buffer, nameEnd: number, end: number): ClientStatement {
-    const serverName = serverNameFor(buf, nameEnd + 1, end, this.want.get('search_path') ?? '');
-    return { clientName, serverName, parse: buildParse(serverName, buf.subarray(nameEnd + 1, end)) };
-  }
 
-  /**
-   * A named Parse while the client holds no server: answered here when PostgreSQL's answer is already known (the
-   * name is taken: 42P05; the same text was prepared without error before: ParseComplete), so a client that
-   * prepares synchronously does not wait for a server. Otherwise false: a server must judge it.
-   */
-  private parseWithoutServer(buf: Buffer, start: number, end: number): boolean {
-    const nameEnd = cstringEnd(buf, start + 5, end);
-    if (nameEnd < 0) {
-      this.protocolError('Parse');
-      return true;
-    }
-    if (nameEnd === start + 5) return false;
-    const name = buf.toString('utf8', start + 5, nameEnd);
-    if (this.statements.has(name)) {
-      this.out.push(errorResponse({ severity: 'ERROR', code: '42P05', message: `prepared statement "${name}" already exists` }));
-      this.skipping = true;
-      return true;
-    }
-    const st = this.newStatement(name, buf, nameEnd, end);
-    if (!this.host.isValidStatement(st.serverName)) return false;
-    this.statements.set(name, st);
-    this.out.push(PARSE_COMPLETE);
-    return true;
-  }
-
-  /** Close without a server: no portal outlives its transaction, and statements are the client's own to forget. */
-  private closeWithoutServer(buf: Buffer, start: number, end: number): void {
-    const nameEnd = cstringEnd(buf, start + 6, end);
-    if (end - start < 7 || nameEnd < 0) return this.protocolError('Close');
-    if (buf[start + 5] === 0x53) {
-      // 'S'
-      if (nameEnd === start + 6) this.unnamed = undefined;
-      else this.statements.delete(buf.toString('utf8', start + 6, nameEnd));
-    }
-    this.out.push(CLOSE_COMPLETE);
-  }
-
-  /** Parse: the unnamed one is forwarded and remembered; a named one gets its server-side name. */
-  private onParse(sv: PooledServer, buf: Buffer, start: number, end: number): void {
-    const nameEnd = cstringEnd(buf, start + 5, end);
-    if (nameEnd < 0) return this.protocolError('Parse');
-    if (nameEnd === start + 5) {
-      // Copied: the client may Bind it on another server after this transaction, long after the chunk is gone.
-      const st: ClientStatement = { clientName: '', serverName: '', parse: Buffer.from(buf.subarray(start, end)) };
-      this.unnamed = st;
-      sv.parseUnnamed(st, buf, start, end);
-      return;
-    }
-    const name = buf.toString('utf8', start + 5, nameEnd);
-    const existing = this.statements.get(name);
-    if (existing !== undefined) {
-      sv.parseDuplicate(existing, buildParse(existing.serverName, buf.subarray(nameEnd + 1, end)));
-      return;
-    }
-    const st = this.newStatement(name, buf, nameEnd, end);
-    this.statements.set(name, st);
-    sv.ensurePrepared(st, true);
-  }
-
-  /** Bind: the statement is made present on this server first (named or unnamed), and a named one renamed. */
-  private onBind(sv: PooledServer, buf: Buffer, start: number, end: number): void {
-    const portalEnd = cstringEnd(buf, start + 5, end);
-    const stmtEnd = portalEnd < 0 ? -1 : cstringEnd(buf, portalEnd + 1, end);
-    if (stmtEnd < 0) return this.protocolError('Bind');
-    if (stmtEnd === portalEnd + 1) {
-      sv.useUnnamed(this.unnamed);
-      sv.forward(buf, start, end, Exp.Bind);
-      return;
-    }
-    const st = this.statements.get(buf.toString('utf8', portalEnd + 1, stmtEnd));
-    if (st === undefined) {
-      sv.forward(buf, start, end, Exp.Bind); // the server says it does not exist, in the client's words
-      return;
-    }
-    sv.ensurePrepared(st);
-    sv.send(buildBind(buf.subarray(start + 5, portalEnd + 1), st.serverName, buf.subarray(stmtEnd + 1, end)), Exp.Bind, st);
-  }
-
-  /** Describe and Close: of a statement, made present (Describe) or forgotten (Close); portals pass through. */
-  private onStatementMessage(sv: PooledServer, type: F.Describe | F.Close, buf: Buffer, start: number, end: number): void {
-    const nameEnd = cstringEnd(buf, start + 6, end);
-    if (end - start < 7 || nameEnd < 0) return this.protocolError(type === F.Describe ? 'Describe' : 'Close');
-    const reply = type === F.Describe ? Exp.Describe : Exp.Close;
-    if (buf[start + 5] !== 0x53) {
-      sv.forward(buf, start, end, reply); // a portal ('P'), or a bad subtype the server reports
-      return;
-    }
-    if (nameEnd === start + 6) {
-      if (type === F.Describe) {
-        sv.useUnnamed(this.unnamed);
-        sv.forward(buf, start, end, reply);
-      } else {
-        this.unnamed = undefined;
-        sv.closeUnnamed(buf, start, end);
-      }
-      return;
-    }
-    const name = buf.toString('utf8', start + 6, nameEnd);
-    const st = this.statements.get(name);
-    if (st === undefined) {
-      sv.forward(buf, start, end, reply);
-      return;
-    }
-    if (type === F.Close) {
-      // Kept on the server: other clients may share it, and the LRU closes it when room is needed.
-      this.statements.delete(name);
-      sv.synth(Exp.CloseSynth);
-      return;
-    }
-    sv.ensurePrepared(st);
-    sv.send(buildStatementMessage(F.Describe, st.serverName), Exp.Describe, st);
-  }
-
-  /** Query: DEALLOCATE and DISCARD ALL change the client's statements; everything else passes through. */
-  private onQuery(sv: PooledServer, buf: Buffer, start: number, end: number): void {
-    const cmd = statementCommand(buf, start + 5, end);
-    if (cmd?.kind === 'deallocate') {
-      const st = this.statements.get(cmd.name);
-      if (st) {
-        sv.deallocate(st);
-        this.statements.delete(cmd.name);
-      } else sv.out.range(buf, start, end);
-    } else {
-      if (cmd !== undefined) {
-        this.statements.clear();
-        sv.statementsDropped(cmd.kind === 'discard-all');
-      }
-      sv.out.range(buf, start, end);
-    }
-    this.sentQuery(sv);
-  }
 }
 

@@ -6,7 +6,8 @@ import type { ServerConnection, ServerKey, UpstreamTarget } from '../upstream/in
 import { Act, Framer, type FrameSink } from './framer.js';
 import { Outbox } from './outbox.js';
 import { Exp, ExpectQueue, isSyncLike } from './expect-queue.js';
-import { CLOSE_UNNAMED, StatementCache, buildQuery, buildStatementMessage, rewriteStatementNames, type ClientStatement } from './statements.js';
+import { buildQuery, rewriteStatementNames, type ClientStatement } from './statements.js';
+import { CLOSE_COMPLETE, PARSE_COMPLETE, ServerStatements } from './server-statements.js';
 import { afterReset, applyChange, parameterStatusBody, syncStatement, type ParamChange } from './params.js';
 import { errorFields, type ErrorFieldMap } from './error-fields.js';
 import type { TenantTotals } from './pool-metrics.js';
@@ -68,15 +69,9 @@ export interface ServerPeer {
 
 const ST_IDLE = 0x49; // 'I'
 
-// Replies pgporter makes up in place of the server's (constant frames, built once).
-export const PARSE_COMPLETE = Buffer.from([B.ParseComplete, 0, 0, 0, 4]);
-export const CLOSE_COMPLETE = Buffer.from([B.CloseComplete, 0, 0, 0, 4]);
 
 /** Largest message accepted from a server (PostgreSQL's own limit is 1 GB). */
 const MAX_SERVER_MESSAGE = 0x3fffffff;
-
-/** The unnamed statement on a server: a client's (by identity), known to be none, or unknown (a message was skipped). */
-type Unnamed = ClientStatement | 'none' | 'unknown';
 
 /** Reset run in transaction mode after a client changed session settings with SET (prepared statements survive it). */
 const RESET_SETTINGS = 'RESET ALL';
@@ -90,7 +85,8 @@ export class PooledServer implements FrameSink {
   readonly out: Outbox;
   readonly framer: Framer;
   private readonly expect = new ExpectQueue<ClientStatement | string>();
-  private readonly statements: StatementCache;
+  /** The statements this server holds (named, and whose unnamed one), and the messages that make them so. */
+  readonly prepared: ServerStatements;
   /** Current parameter values: the server's reports plus what pgporter set and the server confirmed. */
   readonly have: Map<string, string>;
   /** Status byte of the last ReadyForQuery. */
@@ -99,9 +95,6 @@ export class PooledServer implements FrameSink {
   private errSkip = false;
   /** The server is in copy-in mode: it ignores Sync and Flush until CopyDone or CopyFail. */
   private copyIn = false;
-  /** Batch number, bumped per Sync or Query sent: statements used by the current batch are not evicted. */
-  private gen = 1;
-  private unnamed: Unnamed = 'none';
   /** Settings sent while syncing, applied to `have` once the server confirmed them. */
   private pendingChange: ParamChange | undefined;
   private settingsRefused: ErrorFieldMap | undefined;
@@ -131,8 +124,22 @@ export class PooledServer implements FrameSink {
     this.key = conn.key;
     this.target = conn.target;
     this.have = new Map(conn.params);
-    this.statements = new StatementCache(cacheSize);
     this.out = new Outbox(this.socket);
+    const server = this;
+    this.prepared = new ServerStatements(
+      {
+        out: this.out,
+        expect: this.expect,
+        get skipping() {
+          return server.errSkip;
+        },
+        get client() {
+          return server._client;
+        },
+        forward: (buf, start, end, reply, tag) => this.forward(buf, start, end, reply, tag),
+      },
+      cacheSize,
+    );
     this.framer = new Framer(this, 'server', MAX_SERVER_MESSAGE);
     this.openedAt = now;
     // ±10% jitter so servers opened together do not all expire together.
@@ -255,7 +262,7 @@ export class PooledServer implements FrameSink {
         if (!this.copyIn) {
           this.expect.push(Exp.Sync);
           this.errSkip = false;
-          this.gen++;
+          this.prepared.batchSent();
         }
         return;
       case F.Execute:
@@ -263,13 +270,11 @@ export class PooledServer implements FrameSink {
         return;
       case F.FunctionCall:
         this.expect.push(Exp.FunctionCall);
-        this.gen++;
+        this.prepared.batchSent();
         return;
       case F.Query:
-        // A simple query replaces the unnamed statement (PostgreSQL drops it first).
         this.expect.push(Exp.Query);
-        this.unnamed = 'none';
-        this.gen++;
+        this.prepared.simpleQuery();
         return;
       case F.CopyDone:
       case F.CopyFail:
@@ -291,80 +296,9 @@ export class PooledServer implements FrameSink {
     this.expect.push(reply, tag);
   }
 
-  /** The client's Parse of the unnamed statement, forwarded: the unnamed statement here is now the client's. */
-  parseUnnamed(st: ClientStatement, buf: Buffer, start: number, end: number): void {
-    this.out.range(buf, start, end);
-    this.expect.push(Exp.Parse, st);
-    this.unnamed = st;
-  }
-
-  /**
-   * Before a Bind or Describe of the unnamed statement: makes it the client's own (`st`), or none when the client
-   * has none, so a client never runs what another client left here.
-   */
-  useUnnamed(st: ClientStatement | undefined): void {
-    if (st !== undefined) {
-      if (this.unnamed === st) return;
-      this.out.push(st.parse);
-      this.expect.push(Exp.ParseSwallow, st);
-      this.unnamed = st;
-    } else if (this.unnamed !== 'none') {
-      this.out.push(CLOSE_UNNAMED);
-      this.expect.push(Exp.CloseSwallow);
-      this.unnamed = 'none';
-    }
-  }
-
-  /** The client closed its unnamed statement (Close 'S' ""), forwarded from buf[start, end). */
-  closeUnnamed(buf: Buffer, start: number, end: number): void {
-    this.forward(buf, start, end, Exp.Close);
-    this.unnamed = 'none';
-  }
-
-  /**
-   * Makes sure a client's named statement exists here, preparing it when missing. `answer`: the client sent this
-   * Parse and expects a ParseComplete (made up when the statement is already here); otherwise the reply is swallowed.
-   */
-  ensurePrepared(st: ClientStatement, answer = false): void {
-    if (this.statements.has(st.serverName)) {
-      this.statements.touch(st.serverName, this.gen);
-      if (answer) this.synth(Exp.ParseSynth);
-      return;
-    }
-    this.makeRoom();
-    this.out.push(st.parse);
-    this.expect.push(answer ? Exp.Parse : Exp.ParseSwallow, st);
-    this.statements.touch(st.serverName, this.gen);
-  }
-
-  /**
-   * The client prepared a name it already has: the server answers the second Parse (sent under the first one's
-   * server-side name, which it holds) with its own 42P05, so the error, the skip to Sync and the transaction state
-   * are PostgreSQL's; the name in the text is put back to the client's.
-   */
-  parseDuplicate(existing: ClientStatement, parse: Buffer): void {
-    this.ensurePrepared(existing);
-    this.out.push(parse);
-    this.expect.push(Exp.ParseDup, existing);
-  }
-
-  /** A reply pgporter makes up (statement already prepared here, or kept for others): emitted in order. */
-  synth(code: Exp.ParseSynth | Exp.CloseSynth): void {
-    if (this.errSkip) return; // the server would have skipped the message: no reply
-    if (this.expect.length === 0) this._client?.out.push(code === Exp.ParseSynth ? PARSE_COMPLETE : CLOSE_COMPLETE);
-    else this.expect.push(code);
-  }
-
-  /** The client's DEALLOCATE of one statement: prepared here first if needed, so it answers as it would directly. */
-  deallocate(st: ClientStatement): void {
-    this.ensurePrepared(st);
-    this.statements.delete(st.serverName);
-    this.out.push(buildQuery(`DEALLOCATE "${st.serverName}"`));
-  }
-
   /** The client's DEALLOCATE ALL or DISCARD ALL (forwarded by the caller): every statement here is gone. */
   statementsDropped(discardAll: boolean): void {
-    this.statements.clear();
+    this.prepared.dropAll();
     if (discardAll) afterReset(this.have, this.host.defaults ?? new Map());
   }
 
@@ -374,17 +308,7 @@ export class PooledServer implements FrameSink {
   private inject(sql: string, code: Exp.QuerySwallow | Exp.Settings): void {
     this.out.push(buildQuery(sql));
     this.expect.push(code);
-    this.unnamed = 'none';
-    this.gen++;
-  }
-
-  /** Closes the least recently used statement when the cache is full (the CloseComplete is swallowed). */
-  private makeRoom(): void {
-    const victim = this.statements.evictable(this.gen);
-    if (victim === undefined) return;
-    this.statements.delete(victim);
-    this.out.push(buildStatementMessage(F.Close, victim));
-    this.expect.push(Exp.CloseSwallow, victim);
+    this.prepared.simpleQuery();
   }
 
   private readonly onError = (err: Error): void => {
@@ -578,16 +502,9 @@ export class PooledServer implements FrameSink {
       const x = q.shift();
       if (x === Exp.Parse || x === Exp.ParseSwallow) {
         const st = tag as ClientStatement;
-        if (st.serverName === '') {
-          // A failed unnamed Parse leaves none; a skipped one leaves whatever was there.
-          if (first) this.unnamed = 'none';
-          else this.unnamed = 'unknown';
-        } else this.statements.delete(st.serverName);
+        this.prepared.parseFailed(st, first);
         if (x === Exp.Parse) c?.statementFailed(st);
-      } else if (x === Exp.CloseSwallow) {
-        if (typeof tag === 'string') this.statements.touch(tag, 0); // the Close was skipped: still prepared
-        else this.unnamed = 'unknown';
-      }
+      } else if (x === Exp.CloseSwallow) this.prepared.closeSkipped(tag);
       first = false;
     }
     if (q.length === 0) this.errSkip = true;
@@ -640,7 +557,7 @@ export class PooledServer implements FrameSink {
   /** Every message sent has been answered. */
   private settled(): void {
     if (this._state === 'resetting') {
-      if (this.resetDropsStatements) this.statements.clear();
+      if (this.resetDropsStatements) this.prepared.dropAll();
       afterReset(this.have, this.host.defaults ?? new Map());
       this.freeDue = true;
     } else if (this._state === 'active' && this.status === ST_IDLE) {
