@@ -81,7 +81,10 @@ function refuse(socket: Socket, err: ClientError): void {
 export async function handleConnection(raw: Socket, deps: FrontDoorDeps): Promise<void> {
   const { config, metrics } = deps;
   const acceptedAt = Date.now();
-  let log = deps.logger.child({ peer: raw.remoteAddress });
+  // Each stage's logger is a child of the root with every binding so far, never a child of the previous one: a pino
+  // child keeps its parent alive, so a chain would keep every stage's logger for the whole connection.
+  const peer = raw.remoteAddress;
+  let log = deps.logger.child({ peer });
   let tenantId = '';
   let clientSocket: Socket = raw;
   let releaseAdmission: (() => void) | undefined;
@@ -111,7 +114,8 @@ export async function handleConnection(raw: Socket, deps: FrontDoorDeps): Promis
     }
     if (proxy.header) metrics.proxyHeaders.inc({ version: String(proxy.header.version), family: proxy.header.family });
     const clientIp = proxy.clientAddress;
-    log = log.child({ client: clientIp, clientPort: proxy.clientPort });
+    const where = { peer, client: clientIp, clientPort: proxy.clientPort };
+    log = deps.logger.child(where);
     if (proxy.header && proxy.header.tlvs.length) log.debug({ tlvs: describeTlvs(proxy.header.tlvs) }, 'PROXY header TLVs');
 
     const st = await negotiateStartup(raw, proxy.rest, { maxPacketSize: config.startup.maxPacketSize, secureContext: deps.secureContext });
@@ -125,7 +129,7 @@ export async function handleConnection(raw: Socket, deps: FrontDoorDeps): Promis
     if (door?.handles(st.params.get('database') ?? st.params.get('user')!)) {
       // The console database: no tenant, the console's own allowlist and users.
       const user = st.params.get('user')!;
-      log = log.child({ console: true, user });
+      log = deps.logger.child({ ...where, console: true, user });
       if (!st.tls && config.tls.requireTls) throw new ClientError('TLS_REQUIRED', 'connection without TLS is not allowed', { hint: 'Connect with sslmode=require.' });
       const denied = door.check(clientIp);
       if (denied) throw denied;
@@ -138,7 +142,7 @@ export async function handleConnection(raw: Socket, deps: FrontDoorDeps): Promis
     }
     const { tenant, user, via } = resolveTenant(deps.tenants, st.params.get('user')!, st.servername);
     tenantId = tenant.id;
-    log = log.child({ tenant: tenant.id, user });
+    log = deps.logger.child({ ...where, tenant: tenant.id, user });
     if (!st.tls && (tenant.requireTls ?? config.tls.requireTls)) {
       throw new ClientError('TLS_REQUIRED', `connection without TLS is not allowed for tenant "${tenant.id}"`, { hint: 'Connect with sslmode=require.' });
     }
