@@ -2,16 +2,16 @@
 // Message formats: https://www.postgresql.org/docs/current/protocol-message-formats.html
 import type { Socket } from 'node:net';
 import { ClientError } from '../errors.js';
-import { Frontend as F, backendKeyData, noticeResponse, parameterStatus, readyForQuery } from '../protocol/index.js';
+import { Frontend as F, MAX_FRONTEND_MESSAGE, backendKeyData, frontendMessageProblem, noticeResponse, readyForQuery } from '../protocol/index.js';
 import type { ClientSession, SessionEnd } from './types.js';
 import { Act, Framer, FramingError, type FrameSink } from './framer.js';
 import { Outbox } from './outbox.js';
-import type { PooledServer, ServerPeer } from './server.js';
-import type { ClientStatement } from './statements.js';
+import type { PooledServer } from './server.js';
 import { ClientStatements, NoServerParse } from './client-statements.js';
-import { OptionsError, startupWants } from './params.js';
+import { ClientSettings, settingRefused } from './client-settings.js';
+import { TransactionTimer } from './latency.js';
 import type { ErrorFieldMap } from './error-fields.js';
-import type { TenantTotals } from './pool-metrics.js';
+import type { ClientHost, ServerPeer } from './seams.js';
 
 /**
  * starting: logged in, not yet told it is ready (the pool may need a server to learn its parameters or check the
@@ -27,45 +27,12 @@ const NEXT: Record<ClientState, readonly ClientState[]> = {
   closed: [],
 };
 
-/** What a client needs from its pool. */
-export interface ClientHost {
-  readonly mode: 'transaction' | 'session';
-  readonly defaults: ReadonlyMap<string, string> | undefined;
-  readonly stats: TenantTotals;
-  readonly clock: { now: number };
-  /** A free server now, or undefined after queueing the client (it gets `attach()` later). */
-  acquire(client: PoolClient): PooledServer | undefined;
-  /** The client no longer wants to wait. */
-  cancelWait(client: PoolClient): void;
-  /** The client let go of the server (transaction over, or client gone); `clean` says whether it can be reused. */
-  checkin(server: PooledServer, clean: boolean): void;
-  /** Some server prepared this statement without error. */
-  isValidStatement(serverName: string): boolean;
-  /** Startup settings a server has not yet accepted for this pool (they must be tried before the login succeeds). */
-  unconfirmedSettings(settings: ReadonlyMap<string, string>): boolean;
-  settingsConfirmed(settings: ReadonlyMap<string, string>): void;
-  /** A bug in pgporter surfaced while serving this client (logged; the client alone is ended). */
-  internalError(err: unknown): void;
-}
-
 const READY_IDLE = readyForQuery('I');
 
-/** Largest message accepted from a client (PostgreSQL's own limit is 1 GB). */
-const MAX_CLIENT_MESSAGE = 0x3fffffff;
 /** Queries longer than this cannot be DEALLOCATE/DISCARD and are streamed, not buffered. */
 const SHORT_QUERY = 600;
 /** How long an ending session waits for a server message being forwarded to finish before it just closes. */
 const END_WAIT_MS = 5000;
-
-/**
- * Messages that may be large (PostgreSQL's PQ_LARGE_MESSAGE_LIMIT); the others are refused past SMALL_MESSAGE bytes,
- * as PostgreSQL refuses them (PQ_SMALL_MESSAGE_LIMIT), so a client cannot make pgporter buffer a huge Describe.
- */
-const LARGE_TYPES = new Set<number>([F.Query, F.Parse, F.Bind, F.FunctionCall, F.CopyData]);
-const SMALL_MESSAGE = 10_000;
-
-/** Message types a client may send once logged in; anything else would make the server end its connection. */
-const CLIENT_TYPES = new Set<number>([F.Bind, F.Close, F.CopyData, F.CopyDone, F.CopyFail, F.Describe, F.Execute, F.Flush, F.FunctionCall, F.Parse, F.Query, F.Sync, F.Terminate]);
 
 export class PoolClient implements FrameSink, ServerPeer {
   private _state: ClientState = 'starting';
@@ -73,14 +40,10 @@ export class PoolClient implements FrameSink, ServerPeer {
   readonly socket: Socket;
   readonly out: Outbox;
   readonly framer: Framer;
-  /** Parameter values this client should see on every server: defaults, its startup values, what it SET. */
-  readonly want = new Map<string, string>();
-  /** Values this client was last told in ParameterStatus. */
-  private readonly seen = new Map<string, string>();
-  /** Startup settings (parameters and `options`), parsed once. */
-  private settings = new Map<string, string>();
+  /** Its settings: asked for at startup, wanted on every server, told in ParameterStatus. */
+  readonly settings = new ClientSettings();
   /** What this client prepared, and the messages that use it. */
-  private readonly prepared: ClientStatements;
+  readonly prepared: ClientStatements;
   /** An error pgporter answered itself, without a server: everything up to Sync is ignored, as the server would. */
   private skipping = false;
   /** Draining: the session ends with this error at its next transaction boundary. */
@@ -89,9 +52,7 @@ export class PoolClient implements FrameSink, ServerPeer {
   private pendingEnd: { err: ClientError; endedBy: SessionEnd['endedBy'] } | undefined;
   lastActive: number;
   waitingSince = 0;
-  /** performance.now() of the first message after the last ReadyForQuery (0: none yet), and of the transaction's first. */
-  private batchStart = 0;
-  private txStart = 0;
+  private readonly timer = new TransactionTimer();
   /** Paused because the server's socket is full. */
   private serverFull = false;
   private startup: { resolve(): void; reject(err: ClientError): void } | undefined;
@@ -106,14 +67,14 @@ export class PoolClient implements FrameSink, ServerPeer {
   ) {
     this.socket = session.socket;
     this.out = new Outbox(this.socket);
-    this.framer = new Framer(this, 'client', MAX_CLIENT_MESSAGE);
+    this.framer = new Framer(this, 'client', MAX_FRONTEND_MESSAGE);
     this.lastActive = host.clock.now;
     this.bytesRead0 = this.socket.bytesRead;
     this.bytesWritten0 = this.socket.bytesWritten;
     this.done = new Promise<SessionEnd>((r) => (this.resolveEnd = r));
     this.prepared = new ClientStatements({
       out: this.out,
-      searchPath: () => this.want.get('search_path') ?? '',
+      searchPath: () => this.settings.want.get('search_path') ?? '',
       isValidStatement: (n) => host.isValidStatement(n),
       protocolError: (what) => this.protocolError(what),
     });
@@ -140,19 +101,14 @@ export class PoolClient implements FrameSink, ServerPeer {
    * been accepted by a server yet: PostgreSQL refuses a login with a bad setting, and so does pgporter.
    */
   async initialise(): Promise<void> {
-    try {
-      this.settings = startupWants(this.session.params);
-    } catch (err) {
-      if (err instanceof OptionsError) throw new ClientError('STARTUP_OPTIONS_INVALID', err.message);
-      throw err;
-    }
-    if (this.host.defaults === undefined || this.host.unconfirmedSettings(this.settings)) {
+    this.settings.parseStartup(this.session.params);
+    if (this.host.defaults === undefined || this.host.unconfirmedSettings(this.settings.startup)) {
       await new Promise<void>((resolve, reject) => {
         this.startup = { resolve, reject };
         const s = this.host.acquire(this);
         if (s) this.attach(s);
       });
-    } else this.fillWant();
+    } else this.settings.fill(this.host.defaults);
     // Session mode keeps the server it logged in with; transaction mode gives it back until the first query.
     if (this._server && this.host.mode === 'transaction') this.detach(true);
     if (this._state === 'starting') this.setState('idle');
@@ -160,12 +116,7 @@ export class PoolClient implements FrameSink, ServerPeer {
 
   /** Sends the ParameterStatus set, pgporter's BackendKeyData and ReadyForQuery, then relays until the client leaves. */
   start(key: { pid: number; secret: number }): void {
-    const hello: Buffer[] = [];
-    for (const k of (this.host.defaults ?? new Map<string, string>()).keys()) {
-      const v = this.want.get(k)!;
-      this.seen.set(k, v);
-      hello.push(parameterStatus(k, v));
-    }
+    const hello = this.settings.hello(this.host.defaults);
     hello.push(backendKeyData(key.pid, key.secret), readyForQuery('I'));
     this.out.push(Buffer.concat(hello));
     const s = this.socket;
@@ -219,8 +170,8 @@ export class PoolClient implements FrameSink, ServerPeer {
     }
     this.setState('active');
     this._server = server;
-    if (this.startup) this.fillWant();
-    const syncing = server.bind(this, this.want);
+    if (this.startup) this.settings.fill(this.host.defaults);
+    const syncing = server.bind(this, this.settings.want);
     if (this.startup) {
       if (!syncing) this.startupDone(undefined);
       return;
@@ -267,33 +218,17 @@ export class PoolClient implements FrameSink, ServerPeer {
 
   /** The server's ParameterStatus: the client follows its own SETs; it hears only about values it has not seen. */
   parameterStatus(name: string, value: string, buf: Buffer, start: number, end: number): void {
-    this.want.set(name, value);
-    if (this.seen.get(name) === value) return;
-    this.seen.set(name, value);
-    this.out.range(buf, start, end);
+    if (this.settings.reported(name, value)) this.out.range(buf, start, end);
   }
 
   serverReady(refused: ErrorFieldMap | undefined): void {
     if (refused !== undefined) {
       // The server changed nothing; this client cannot run with the settings it asked for.
-      const err = new ClientError('SETTING_REFUSED', refused.M ?? 'invalid setting', {
-        sqlstate: refused.C ?? '22023',
-        ...(refused.D !== undefined ? { detail: refused.D } : {}),
-        ...(refused.H !== undefined ? { hint: refused.H } : {}),
-      });
-      this.fail(err, 'client');
+      this.fail(settingRefused(refused), 'client');
       return;
     }
     if (this.startup) return this.startupDone(undefined);
     this.resumeReading();
-  }
-
-  statementFailed(st: ClientStatement): void {
-    this.prepared.failed(st);
-  }
-
-  clientNameOf(serverName: string): string | undefined {
-    return this.prepared.clientNameOf(serverName);
   }
 
   serverDrained(): void {
@@ -303,15 +238,7 @@ export class PoolClient implements FrameSink, ServerPeer {
   }
 
   readyForQuery(idle: boolean, moreOwed: boolean): void {
-    const now = performance.now();
-    const st = this.host.stats;
-    if (this.batchStart !== 0) st.queryLatency.observe((now - this.batchStart) / 1000);
-    // Pipelined batches: the next one's reply time counts from this reply.
-    this.batchStart = moreOwed ? now : 0;
-    if (idle && this.txStart !== 0) {
-      st.transactionLatency.observe((now - this.txStart) / 1000);
-      this.txStart = moreOwed ? now : 0;
-    }
+    this.timer.ready(idle, moreOwed, this.host.stats.queryLatency, this.host.stats.transactionLatency);
   }
 
   transactionDone(): void {
@@ -391,17 +318,11 @@ export class PoolClient implements FrameSink, ServerPeer {
     else this.socket.resume();
   }
 
-  /** The parameters this client wants: the pool's defaults overlaid with its startup settings. */
-  private fillWant(): void {
-    for (const [k, v] of this.host.defaults ?? new Map<string, string>()) this.want.set(k, v);
-    for (const [k, v] of this.settings) this.want.set(k, v);
-  }
-
   private startupDone(err: ClientError | undefined): void {
     const st = this.startup!;
     this.startup = undefined;
     if (err === undefined) {
-      this.host.settingsConfirmed(this.settings);
+      this.host.settingsConfirmed(this.settings.startup);
       st.resolve();
       return;
     }
@@ -452,18 +373,12 @@ export class PoolClient implements FrameSink, ServerPeer {
       this.finish('client', 'client sent Terminate');
       return Act.Drop;
     }
-    if (!CLIENT_TYPES.has(type)) {
-      this.fail(new ClientError('CLIENT_PROTOCOL', `invalid frontend message type ${type}`), 'client');
+    const problem = frontendMessageProblem(type, length);
+    if (problem !== undefined) {
+      this.fail(new ClientError('CLIENT_PROTOCOL', problem), 'client');
       return Act.Drop;
     }
-    if (length > SMALL_MESSAGE && !LARGE_TYPES.has(type)) {
-      this.fail(new ClientError('CLIENT_PROTOCOL', `invalid message length ${length} for message type ${type}`), 'client');
-      return Act.Drop;
-    }
-    if (this.batchStart === 0) {
-      this.batchStart = performance.now();
-      if (this.txStart === 0) this.txStart = this.batchStart;
-    }
+    this.timer.message();
     let sv = this._server;
     if (sv === undefined) {
       if (this.skipping) {
@@ -565,7 +480,7 @@ export class PoolClient implements FrameSink, ServerPeer {
   private answerSync(): void {
     this.host.stats.queries++;
     this.out.push(READY_IDLE);
-    this.batchStart = this.txStart = 0; // answered here: nothing to time
+    this.timer.answeredLocally();
   }
 
   private sentQuery(sv: PooledServer): void {

@@ -80,6 +80,33 @@ export class ExpectQueue<T> {
     return code;
   }
 
+  /** Drops entries up to and including the first answered by ReadyForQuery; returns that one's code (0: none). */
+  shiftThroughSync(): Exp | 0 {
+    while (this.count) {
+      const x = this.shift() as Exp;
+      if (isSyncLike(x)) return x;
+    }
+    return 0;
+  }
+
+  /**
+   * CopyInResponse arrived for the head entry: the server ignores Sync until the client's CopyDone/CopyFail, so the
+   * Syncs queued before that client message expect no reply; the CopyEnd marking it is consumed. Returns true while
+   * the copy is still open (the client has not ended it yet).
+   */
+  copyStarted(): boolean {
+    let i = 1;
+    while (i < this.count) {
+      const x = this.at(i);
+      if (x === Exp.Sync) this.removeAt(i);
+      else if (x === Exp.CopyEnd) {
+        this.removeAt(i);
+        return false;
+      } else i++;
+    }
+    return true;
+  }
+
   /** Removes the entry at position i (COPY bookkeeping only; O(n)). */
   removeAt(i: number): void {
     if (i >= this.count) return;

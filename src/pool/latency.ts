@@ -19,6 +19,39 @@ export class Latency {
   }
 }
 
+/**
+ * Times one client's queries and transactions as the client sees them: from the first message after a ReadyForQuery
+ * to the next ReadyForQuery, and from a transaction's first message to ReadyForQuery 'I'. performance.now() is read
+ * once per batch, never per message.
+ */
+export class TransactionTimer {
+  private batchStart = 0;
+  private txStart = 0;
+
+  /** Any client message (cheap when a batch is already under way). */
+  message(): void {
+    if (this.batchStart !== 0) return;
+    this.batchStart = performance.now();
+    if (this.txStart === 0) this.txStart = this.batchStart;
+  }
+
+  /** pgporter answered the batch itself (no server): nothing to time. */
+  answeredLocally(): void {
+    this.batchStart = this.txStart = 0;
+  }
+
+  /** A ReadyForQuery reached the client; `moreOwed`: pipelined batches follow, timed from this reply. */
+  ready(idle: boolean, moreOwed: boolean, query: Latency, transaction: Latency): void {
+    const now = performance.now();
+    if (this.batchStart !== 0) query.observe((now - this.batchStart) / 1000);
+    this.batchStart = moreOwed ? now : 0;
+    if (idle && this.txStart !== 0) {
+      transaction.observe((now - this.txStart) / 1000);
+      this.txStart = moreOwed ? now : 0;
+    }
+  }
+}
+
 interface Value {
   labels: Record<string, string | number>;
   value: number;

@@ -7,8 +7,9 @@ import { UpstreamAuth } from '../auth/index.js';
 import { connectUpstream, upstreamClientError, type ServerConnection } from '../upstream/index.js';
 import type { Logger } from '../observability/index.js';
 import { Deque } from './deque.js';
-import { PooledServer, type ServerHost } from './server.js';
-import type { ClientHost, PoolClient } from './client.js';
+import { PooledServer } from './server.js';
+import type { ClientHost, ServerHost } from './seams.js';
+import type { PoolClient } from './client.js';
 import type { PoolMetrics, TenantTotals } from './pool-metrics.js';
 import { clientSnapshot, serverSnapshot, type ClientSnapshot, type ServerSnapshot } from './snapshots.js';
 
@@ -297,7 +298,7 @@ export class Pool implements ServerHost, ClientHost {
     this.opening--;
     this.ctx.metrics.connectSeconds.observe({ tenant: tenant.id }, (performance.now() - started) / 1000);
     this.servers.add(server);
-    this.defaults ??= new Map(server.have);
+    this.defaults ??= new Map(server.settings.have);
     this.log.debug({ event: 'server_opened', serverPid: server.key.pid }, 'server connection opened');
     if (this.closed) server.close('pool closed');
     else this.offer(server);

@@ -8,9 +8,10 @@ import { Outbox } from './outbox.js';
 import { Exp, ExpectQueue, isSyncLike } from './expect-queue.js';
 import { buildQuery, rewriteStatementNames, type ClientStatement } from './statements.js';
 import { CLOSE_COMPLETE, PARSE_COMPLETE, ServerStatements } from './server-statements.js';
-import { afterReset, applyChange, parameterStatusBody, syncStatement, type ParamChange } from './params.js';
-import { errorFields, type ErrorFieldMap } from './error-fields.js';
-import type { TenantTotals } from './pool-metrics.js';
+import { parameterStatusBody } from './params.js';
+import { ServerSettings } from './server-settings.js';
+import { errorFields } from './error-fields.js';
+import type { ServerHost, ServerPeer } from './seams.js';
 
 /**
  * idle: in the pool's idle stack. syncing: bound to a client, taking on its settings; the client's messages wait
@@ -26,46 +27,6 @@ const NEXT: Record<ServerState, readonly ServerState[]> = {
   resetting: ['idle', 'closed'],
   closed: [],
 };
-
-/** What a server needs from its pool. */
-export interface ServerHost {
-  readonly mode: 'transaction' | 'session';
-  readonly defaults: ReadonlyMap<string, string> | undefined;
-  readonly stats: TenantTotals;
-  /** The server finished its work and may serve someone else (after a client's transaction or a reset). */
-  serverFree(server: PooledServer): void;
-  /** The server's connection is gone. */
-  serverClosed(server: PooledServer, reason: string): void;
-  /** A statement was prepared successfully: its text is valid for this pool's clients. */
-  statementValid(serverName: string): void;
-  debug(msg: string, extra?: Record<string, unknown>): void;
-}
-
-/** What a server tells the client bound to it. */
-export interface ServerPeer {
-  readonly out: Outbox;
-  /** The server's ParameterStatus (buf[start, end) is the whole message). */
-  parameterStatus(name: string, value: string, buf: Buffer, start: number, end: number): void;
-  /** The server took on the client's settings (undefined) or refused them (the server's error fields). */
-  serverReady(refused: ErrorFieldMap | undefined): void;
-  /** A statement the client itself parsed was not created (its Parse failed or was skipped after an error). */
-  statementFailed(st: ClientStatement): void;
-  /** The client's name for a server-side statement name, for error texts. */
-  clientNameOf(serverName: string): string | undefined;
-  serverDrained(): void;
-  /** About to start forwarding a new message: the client may end its session here, at a message boundary. */
-  atBoundary(): void;
-  /** The client's framer: a server must not change hands while the client is half-way through a message. */
-  readonly framer: { readonly midMessage: boolean };
-  /** The transaction is over: give the server back. */
-  detach(clean: boolean): void;
-  /** This server's connection died under the client. */
-  serverLost(): void;
-  /** A ReadyForQuery was forwarded (latency figures): `idle` status 'I', `moreOwed` further replies outstanding. */
-  readyForQuery(idle: boolean, moreOwed: boolean): void;
-  /** A transaction ended with nothing outstanding (ReadyForQuery 'I'): a boundary where the session may end. */
-  transactionDone(): void;
-}
 
 const ST_IDLE = 0x49; // 'I'
 
@@ -87,19 +48,14 @@ export class PooledServer implements FrameSink {
   private readonly expect = new ExpectQueue<ClientStatement | string>();
   /** The statements this server holds (named, and whose unnamed one), and the messages that make them so. */
   readonly prepared: ServerStatements;
-  /** Current parameter values: the server's reports plus what pgporter set and the server confirmed. */
-  readonly have: Map<string, string>;
+  /** Its session settings: reported and confirmed values, the change under way, a client's own SET. */
+  readonly settings: ServerSettings;
   /** Status byte of the last ReadyForQuery. */
   private status = ST_IDLE;
   /** After an error in an extended-query batch the server skips everything up to the next Sync. */
   private errSkip = false;
   /** The server is in copy-in mode: it ignores Sync and Flush until CopyDone or CopyFail. */
   private copyIn = false;
-  /** Settings sent while syncing, applied to `have` once the server confirmed them. */
-  private pendingChange: ParamChange | undefined;
-  private settingsRefused: ErrorFieldMap | undefined;
-  /** A client ran SET/RESET here (transaction mode): session settings must be reset before the next client. */
-  private sessionChanged = false;
   /** Whether the reset under way drops prepared statements (session mode's reset query) or not (RESET ALL). */
   private resetDropsStatements = false;
   /** Paused because the client's socket is full. */
@@ -123,7 +79,7 @@ export class PooledServer implements FrameSink {
     this.socket = conn.socket;
     this.key = conn.key;
     this.target = conn.target;
-    this.have = new Map(conn.params);
+    this.settings = new ServerSettings(conn.params, () => host.defaults);
     this.out = new Outbox(this.socket);
     const server = this;
     this.prepared = new ServerStatements(
@@ -188,7 +144,7 @@ export class PooledServer implements FrameSink {
 
   /** Must run a reset before another client may use it (a client changed session settings in transaction mode). */
   get needsReset(): boolean {
-    return this.sessionChanged;
+    return this.settings.changedByClient;
   }
 
   // --- the pool's side ---
@@ -204,15 +160,13 @@ export class PooledServer implements FrameSink {
    */
   bind(client: ServerPeer, want: ReadonlyMap<string, string>): boolean {
     this._client = client;
-    const change = syncStatement(want, this.have, this.host.defaults ?? new Map());
-    if (change === undefined) {
+    const sql = this.settings.begin(want);
+    if (sql === undefined) {
       this.setState('active');
       return false;
     }
     this.setState('syncing');
-    this.pendingChange = change;
-    this.settingsRefused = undefined;
-    this.inject(change.sql, Exp.Settings);
+    this.inject(sql, Exp.Settings);
     this.out.flush();
     return true;
   }
@@ -235,7 +189,6 @@ export class PooledServer implements FrameSink {
     if (this._state === 'syncing') this.setState('active');
     this.setState('resetting');
     this.resetDropsStatements = dropsStatements;
-    this.sessionChanged = false;
     this.inject(sql, Exp.QuerySwallow);
     this.out.flush();
   }
@@ -299,7 +252,7 @@ export class PooledServer implements FrameSink {
   /** The client's DEALLOCATE ALL or DISCARD ALL (forwarded by the caller): every statement here is gone. */
   statementsDropped(discardAll: boolean): void {
     this.prepared.dropAll();
-    if (discardAll) afterReset(this.have, this.host.defaults ?? new Map());
+    if (discardAll) this.settings.wereReset();
   }
 
   // --- internals ---
@@ -393,14 +346,7 @@ export class PooledServer implements FrameSink {
     switch (type) {
       case B.ReadyForQuery: {
         this.status = buf[start + 5]!;
-        let answered: Exp | 0 = 0;
-        while (q.length) {
-          const x = q.shift();
-          if (isSyncLike(x as Exp)) {
-            answered = x;
-            break;
-          }
-        }
+        const answered = q.shiftThroughSync();
         this.copyIn = false;
         if (answered === Exp.Settings) this.settingsDone();
         else if (answered !== Exp.QuerySwallow && c) {
@@ -443,7 +389,7 @@ export class PooledServer implements FrameSink {
         } else if (!this.swallowing) this.toClient(buf, start, end);
         return;
       case B.CommandComplete:
-        if (!this.swallowing && this.host.mode === 'transaction' && changesSettings(buf, start, end)) this.sessionChanged = true;
+        if (!this.swallowing && this.host.mode === 'transaction') this.settings.commandDone(buf, start, end);
         this.commandDone(head, buf, start, end);
         return;
       case B.EmptyQueryResponse:
@@ -452,12 +398,13 @@ export class PooledServer implements FrameSink {
         return;
       case B.CopyInResponse:
         this.toClient(buf, start, end);
-        this.copyInStarted();
+        // Until the client's CopyDone/CopyFail the server ignores Sync: Syncs already sent will get no ReadyForQuery.
+        if (this.expect.copyStarted()) this.copyIn = true;
         return;
       case B.ParameterStatus: {
         const kv = parameterStatusBody(buf, start + 5, end);
         if (!kv) return;
-        this.have.set(kv[0], kv[1]);
+        this.settings.reported(kv[0], kv[1]);
         if (c) c.parameterStatus(kv[0], kv[1], buf, start, end);
         return;
       }
@@ -478,12 +425,12 @@ export class PooledServer implements FrameSink {
   private onErrorResponse(head: Exp | 0, buf: Buffer, start: number, end: number): void {
     const q = this.expect;
     const c = this._client;
-    if (head === Exp.Settings) this.settingsRefused = errorFields(buf, start, end);
+    if (head === Exp.Settings) this.settings.refuse(errorFields(buf, start, end));
     else if (head === Exp.QuerySwallow) this.host.debug('injected query failed', { serverPid: this.key.pid, error: errorFields(buf, start, end).M });
     else if (c) {
       const headTag = q.peekTag();
       const named = rewriteStatementNames(buf, start, end, (n) =>
-        typeof headTag === 'object' && headTag.serverName === n ? headTag.clientName : c.clientNameOf(n),
+        typeof headTag === 'object' && headTag.serverName === n ? headTag.clientName : c.prepared.clientNameOf(n),
       );
       if (named) c.out.push(named);
       else c.out.range(buf, start, end);
@@ -503,7 +450,7 @@ export class PooledServer implements FrameSink {
       if (x === Exp.Parse || x === Exp.ParseSwallow) {
         const st = tag as ClientStatement;
         this.prepared.parseFailed(st, first);
-        if (x === Exp.Parse) c?.statementFailed(st);
+        if (x === Exp.Parse) c?.prepared.failed(st);
       } else if (x === Exp.CloseSwallow) this.prepared.closeSkipped(tag);
       first = false;
     }
@@ -512,12 +459,7 @@ export class PooledServer implements FrameSink {
 
   /** The settings sent while syncing were answered: record them, or tell the client they were refused. */
   private settingsDone(): void {
-    const change = this.pendingChange;
-    const refused = this.settingsRefused;
-    this.pendingChange = undefined;
-    this.settingsRefused = undefined;
-    // A refused statement ran in one implicit transaction and changed nothing: `have` is still true.
-    if (change && refused === undefined) applyChange(this.have, change);
+    const refused = this.settings.finish();
     if (this._state === 'syncing') {
       this.setState('active');
       this._client?.serverReady(refused);
@@ -536,42 +478,15 @@ export class PooledServer implements FrameSink {
     }
   }
 
-  /**
-   * CopyInResponse: until the client's CopyDone/CopyFail the server ignores Sync, so Syncs the client already sent
-   * after the COPY will get no ReadyForQuery of their own.
-   */
-  private copyInStarted(): void {
-    const q = this.expect;
-    let i = 1;
-    while (i < q.length) {
-      const x = q.at(i);
-      if (x === Exp.Sync) q.removeAt(i);
-      else if (x === Exp.CopyEnd) {
-        q.removeAt(i);
-        return;
-      } else i++;
-    }
-    this.copyIn = true;
-  }
-
   /** Every message sent has been answered. */
   private settled(): void {
     if (this._state === 'resetting') {
       if (this.resetDropsStatements) this.prepared.dropAll();
-      afterReset(this.have, this.host.defaults ?? new Map());
+      this.settings.wereReset();
       this.freeDue = true;
     } else if (this._state === 'active' && this.status === ST_IDLE) {
       if (this.host.mode === 'transaction') this.freeDue = true;
       else this._client?.transactionDone();
     }
   }
-}
-
-/** CommandComplete tags SET and RESET: a session setting may have changed. */
-function changesSettings(buf: Buffer, start: number, end: number): boolean {
-  const n = end - start - 5;
-  const b0 = buf[start + 5];
-  if (n === 4 && b0 === 0x53) return buf[start + 6] === 0x45 && buf[start + 7] === 0x54; // "SET\0"
-  if (n === 6 && b0 === 0x52) return buf.toString('latin1', start + 5, end - 1) === 'RESET';
-  return false;
 }

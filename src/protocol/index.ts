@@ -2,3 +2,4 @@
 export * from './codes.js';
 export * from './backend.js';
 export * from './frontend.js';
+export { MAX_FRONTEND_MESSAGE, frontendMessageProblem } from './frontend-limits.js';
