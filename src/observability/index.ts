@@ -1,4 +1,5 @@
 // Public face of logging and metrics.
 export { createLogger, setLogLevel, type Logger } from './logger.js';
-export { Metrics } from './metrics.js';
+export { SessionLog, type LogLike } from './session-log.js';
+export { Metrics, TenantConnections } from './metrics.js';
 export { startObservabilityServer, type ObservabilityServer } from './http.js';

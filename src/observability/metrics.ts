@@ -1,6 +1,18 @@
 // The prom-client registry and pgporter's metric definitions; one instance per process, passed to the areas that count.
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 
+/**
+ * One tenant's connection figures as plain numbers: the connection path bumps a field (prom-client would hash the
+ * labels on every call) and the counters and gauge below read them when scraped.
+ */
+export class TenantConnections {
+  accepted = 0;
+  active = 0;
+  bytesFromClient = 0;
+  bytesToClient = 0;
+}
+
+
 /** Metrics shared by the front door; other areas register theirs on `registry`. */
 export class Metrics {
   readonly registry: Registry;
@@ -11,17 +23,39 @@ export class Metrics {
   readonly bytesToClient: Counter<'tenant'>;
   readonly proxyHeaders: Counter<'version' | 'family'>;
   readonly configReloads: Counter<'result'>;
+  private readonly perTenant = new Map<string, TenantConnections>();
+
+  /** The plain counters of a tenant, made once and kept (one per tenant ever seen: bounded by the tenants). */
+  tenant(id: string): TenantConnections {
+    let t = this.perTenant.get(id);
+    if (t === undefined) this.perTenant.set(id, (t = new TenantConnections()));
+    return t;
+  }
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     this.registry = new Registry();
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'pgporter_' });
     const registers = [this.registry];
-    this.connectionsAccepted = new Counter({
-      name: 'pgporter_connections_accepted_total',
-      help: 'Client connections that completed startup and were admitted, by tenant',
-      labelNames: ['tenant'],
-      registers,
-    });
+    const perTenant = this.perTenant;
+    // Counters are fed the difference since the last scrape from the plain fields.
+    const reported = new Map<string, TenantConnections>();
+    const counter = (name: string, help: string, key: 'accepted' | 'bytesFromClient' | 'bytesToClient') =>
+      new Counter({
+        name,
+        help,
+        labelNames: ['tenant'],
+        registers,
+        collect() {
+          for (const [tenant, t] of perTenant) {
+            let r = reported.get(tenant);
+            if (r === undefined) reported.set(tenant, (r = new TenantConnections()));
+            const delta = t[key] - r[key];
+            if (delta > 0) this.inc({ tenant }, delta);
+            r[key] = t[key];
+          }
+        },
+      });
+    this.connectionsAccepted = counter('pgporter_connections_accepted_total', 'Client connections that completed startup and were admitted, by tenant', 'accepted');
     this.connectionsRefused = new Counter({
       name: 'pgporter_connections_refused_total',
       help: 'Client connections refused, by reason (error kind) and tenant ("" when not yet known)',
@@ -33,13 +67,11 @@ export class Metrics {
       help: 'Client connections currently relaying, by tenant',
       labelNames: ['tenant'],
       registers,
+      collect() {
+        for (const [tenant, t] of perTenant) this.set({ tenant }, t.active);
+      },
     });
-    this.bytesFromClient = new Counter({
-      name: 'pgporter_client_received_bytes_total',
-      help: 'Bytes received from clients after startup, by tenant',
-      labelNames: ['tenant'],
-      registers,
-    });
+    this.bytesFromClient = counter('pgporter_client_received_bytes_total', 'Bytes received from clients after startup, by tenant', 'bytesFromClient');
     this.proxyHeaders = new Counter({
       name: 'pgporter_proxy_headers_total',
       help: 'PROXY protocol headers honoured, by version (1, 2) and the address family of the client they announced (inet, inet6, unix, unspec, local)',
@@ -53,11 +85,6 @@ export class Metrics {
       registers,
     });
     for (const result of ['ok', 'invalid', 'refused', 'error']) this.configReloads.inc({ result }, 0);
-    this.bytesToClient = new Counter({
-      name: 'pgporter_client_sent_bytes_total',
-      help: 'Bytes sent to clients after startup, by tenant',
-      labelNames: ['tenant'],
-      registers,
-    });
+    this.bytesToClient = counter('pgporter_client_sent_bytes_total', 'Bytes sent to clients after startup, by tenant', 'bytesToClient');
   }
 }

@@ -5,18 +5,51 @@ import { parameterStatus } from '../protocol/index.js';
 import { OptionsError, startupWants } from './params.js';
 import type { ErrorFieldMap } from './error-fields.js';
 
+const NONE: ReadonlyMap<string, string> = new Map();
+
+/**
+ * Settings maps shared by the clients of a pool that asked for the same startup settings (most ask for none, or only
+ * application_name): a client holds the shared map until a server reports a value of its own, then copies it.
+ * Keyed by the pool's defaults map, then by the startup settings; bounded.
+ */
+const interned = new WeakMap<ReadonlyMap<string, string>, Map<string, ReadonlyMap<string, string>>>();
+const MAX_INTERNED = 1000;
+
+function internWant(defaults: ReadonlyMap<string, string>, startup: ReadonlyMap<string, string>): ReadonlyMap<string, string> {
+  if (startup.size === 0) return defaults;
+  let byKey = interned.get(defaults);
+  if (byKey === undefined) interned.set(defaults, (byKey = new Map()));
+  let key = '';
+  for (const [k, v] of startup) key += `${k}\0${v}\0`;
+  let want = byKey.get(key);
+  if (want === undefined) {
+    const m = new Map(defaults);
+    for (const [k, v] of startup) m.set(k, v);
+    if (byKey.size >= MAX_INTERNED) byKey.clear();
+    byKey.set(key, (want = m));
+  }
+  return want;
+}
+
 export class ClientSettings {
-  /** Parameter values this client should see on every server: defaults, its startup values, what it SET. */
-  readonly want = new Map<string, string>();
-  /** Values this client was last told in ParameterStatus. */
-  private readonly seen = new Map<string, string>();
-  /** Startup settings (parameters and `options`), parsed once. */
-  startup = new Map<string, string>();
+  /**
+   * Parameter values this client should see on every server: defaults, its startup values, what it SET. Shared with
+   * other clients (never written) until `own` says it is this client's copy.
+   */
+  want: ReadonlyMap<string, string> = NONE;
+  private own = false;
+  /** The `want` this client was told at login (ParameterStatus for every key of the defaults), and what it was told since. */
+  private toldAtLogin: ReadonlyMap<string, string> | undefined;
+  private loginKeys: ReadonlyMap<string, string> = NONE;
+  private toldSince: Map<string, string> | undefined;
+  /** Startup settings (parameters and `options`), parsed once; dropped once a server confirmed them. */
+  startup: ReadonlyMap<string, string> = NONE;
 
   /** Parses the startup parameters and `options`; a ClientError (42601) for `options` PostgreSQL would refuse. */
   parseStartup(params: ReadonlyMap<string, string>): void {
     try {
-      this.startup = startupWants(params);
+      const wants = startupWants(params);
+      this.startup = wants.size === 0 ? NONE : wants;
     } catch (err) {
       if (err instanceof OptionsError) throw new ClientError('STARTUP_OPTIONS_INVALID', err.message);
       throw err;
@@ -25,27 +58,55 @@ export class ClientSettings {
 
   /** What the client wants: the pool's defaults overlaid with its startup settings. */
   fill(defaults: ReadonlyMap<string, string> | undefined): void {
-    for (const [k, v] of defaults ?? new Map<string, string>()) this.want.set(k, v);
-    for (const [k, v] of this.startup) this.want.set(k, v);
+    const base = internWant(defaults ?? NONE, this.startup);
+    if (!this.own && this.want.size === 0) {
+      this.want = base;
+      return;
+    }
+    const m = this.writable();
+    for (const [k, v] of base) m.set(k, v);
   }
 
-  /** The ParameterStatus messages of the login: one per parameter a server reports, with the client's value. */
+  /** The ParameterStatus messages of the login, one per parameter a server reports with the client's value, as one buffer. */
   hello(defaults: ReadonlyMap<string, string> | undefined): Buffer[] {
     const out: Buffer[] = [];
-    for (const k of (defaults ?? new Map<string, string>()).keys()) {
+    const keys = defaults ?? NONE;
+    for (const k of keys.keys()) {
       const v = this.want.get(k)!;
-      this.seen.set(k, v);
+      // Told before the login (a SET during startup): what is told now replaces it.
+      this.toldSince?.delete(k);
       out.push(parameterStatus(k, v));
     }
+    this.toldAtLogin = this.want;
+    this.loginKeys = keys;
     return out;
   }
 
   /** A server's ParameterStatus: the client follows its own SETs; true when the client has not been told this value. */
   reported(name: string, value: string): boolean {
-    this.want.set(name, value);
-    if (this.seen.get(name) === value) return false;
-    this.seen.set(name, value);
+    if (this.want.get(name) !== value) this.writable().set(name, value);
+    if (this.told(name) === value) return false;
+    (this.toldSince ??= new Map()).set(name, value);
     return true;
+  }
+
+  /** The startup settings were confirmed by a server: nothing needs them any more. */
+  startupDone(): void {
+    this.startup = NONE;
+  }
+
+  private told(name: string): string | undefined {
+    const since = this.toldSince?.get(name);
+    if (since !== undefined) return since;
+    return this.toldAtLogin !== undefined && this.loginKeys.has(name) ? this.toldAtLogin.get(name) : undefined;
+  }
+
+  private writable(): Map<string, string> {
+    if (!this.own) {
+      this.want = new Map(this.want);
+      this.own = true;
+    }
+    return this.want as Map<string, string>;
   }
 }
 

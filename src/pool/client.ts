@@ -4,10 +4,11 @@ import type { Socket } from 'node:net';
 import { ClientError } from '../errors.js';
 import { Frontend as F, MAX_FRONTEND_MESSAGE, backendKeyData, frontendMessageProblem, noticeResponse, readyForQuery } from '../protocol/index.js';
 import type { ClientSession, SessionEnd } from './types.js';
+import type { ServerKey, UpstreamTarget } from '../upstream/index.js';
 import { Act, Framer, FramingError, type FrameSink } from './framer.js';
 import { Outbox } from './outbox.js';
 import type { PooledServer } from './server.js';
-import { ClientStatements, NoServerParse } from './client-statements.js';
+import { ClientStatements, NoServerParse, type StatementOwner } from './client-statements.js';
 import { ClientSettings, settingRefused } from './client-settings.js';
 import { TransactionTimer } from './latency.js';
 import type { ErrorFieldMap } from './error-fields.js';
@@ -34,16 +35,39 @@ const SHORT_QUERY = 600;
 /** How long an ending session waits for a server message being forwarded to finish before it just closes. */
 const END_WAIT_MS = 5000;
 
-export class PoolClient implements FrameSink, ServerPeer {
+/** The client a socket's events go to: one set of listener functions for every client instead of five closures each. */
+const CLIENT = Symbol('pgporter.client');
+type ClientSocket = Socket & { [CLIENT]?: PoolClient | undefined };
+
+function onSocketData(this: ClientSocket, chunk: Buffer): void {
+  this[CLIENT]?.data(chunk);
+}
+function onSocketDrain(this: ClientSocket): void {
+  this[CLIENT]?.drained();
+}
+function onSocketError(this: ClientSocket, err: Error): void {
+  this[CLIENT]?.gone(`client socket error: ${err.message}`);
+}
+function onSocketClose(this: ClientSocket): void {
+  this[CLIENT]?.gone('client closed the connection');
+}
+
+const NO_KEY = { pid: 0, secret: 0 };
+
+/** Its resolve and reject, from the backend's serve(). */
+type Settle = { resolve(end: SessionEnd): void; reject(err: ClientError): void };
+
+export class PoolClient implements FrameSink, ServerPeer, StatementOwner {
   private _state: ClientState = 'starting';
   private _server: PooledServer | undefined;
   readonly socket: Socket;
   readonly out: Outbox;
-  readonly framer: Framer;
+  /** Made when the client first sends something: an idle client never needs one. */
+  private _framer: Framer | undefined;
   /** Its settings: asked for at startup, wanted on every server, told in ParameterStatus. */
   readonly settings = new ClientSettings();
-  /** What this client prepared, and the messages that use it. */
-  readonly prepared: ClientStatements;
+  /** Made when the client first uses the extended protocol. */
+  private _prepared: ClientStatements | undefined;
   /** An error pgporter answered itself, without a server: everything up to Sync is ignored, as the server would. */
   private skipping = false;
   /** Draining: the session ends with this error at its next transaction boundary. */
@@ -55,11 +79,13 @@ export class PoolClient implements FrameSink, ServerPeer {
   private readonly timer = new TransactionTimer();
   /** Paused because the server's socket is full. */
   private serverFull = false;
-  private startup: { resolve(): void; reject(err: ClientError): void } | undefined;
+  /** Waiting for a server to confirm its startup settings (or to learn the pool's parameters) before the login ends. */
+  private startup = false;
   private readonly bytesRead0: number;
   private readonly bytesWritten0: number;
-  private resolveEnd!: (end: SessionEnd) => void;
-  readonly done: Promise<SessionEnd>;
+  private settle: Settle | undefined;
+  /** pgporter's BackendKeyData for this client. */
+  private key: { pid: number; secret: number } = NO_KEY;
 
   constructor(
     readonly session: ClientSession,
@@ -67,17 +93,44 @@ export class PoolClient implements FrameSink, ServerPeer {
   ) {
     this.socket = session.socket;
     this.out = new Outbox(this.socket);
-    this.framer = new Framer(this, 'client', MAX_FRONTEND_MESSAGE);
     this.lastActive = host.clock.now;
     this.bytesRead0 = this.socket.bytesRead;
     this.bytesWritten0 = this.socket.bytesWritten;
-    this.done = new Promise<SessionEnd>((r) => (this.resolveEnd = r));
-    this.prepared = new ClientStatements({
-      out: this.out,
-      searchPath: () => this.settings.want.get('search_path') ?? '',
-      isValidStatement: (n) => host.isValidStatement(n),
-      protocolError: (what) => this.protocolError(what),
-    });
+  }
+
+  get framer(): Framer {
+    return (this._framer ??= new Framer(this, 'client', MAX_FRONTEND_MESSAGE));
+  }
+
+  /** What this client prepared, and the messages that use it. */
+  get prepared(): ClientStatements {
+    return (this._prepared ??= new ClientStatements(this));
+  }
+
+  // --- CancelRoute: what a CancelRequest with this client's key reaches ---
+
+  get keyPid(): number {
+    return this.key.pid;
+  }
+
+  get tenantId(): string {
+    return this.session.tenant.id;
+  }
+
+  current(): { target: UpstreamTarget; key: ServerKey } | undefined {
+    const s = this._server;
+    return s ? { target: s.target, key: s.key } : undefined;
+  }
+
+  // --- StatementOwner ---
+
+  /** The client's search_path, hashed into server-side names. */
+  searchPath(): string {
+    return this.settings.want.get('search_path') ?? '';
+  }
+
+  isValidStatement(serverName: string): boolean {
+    return this.host.isValidStatement(serverName);
   }
 
   get state(): ClientState {
@@ -100,31 +153,68 @@ export class PoolClient implements FrameSink, ServerPeer {
    * (so the client sees the ParameterStatus set a direct connection would show) or when a startup setting has not
    * been accepted by a server yet: PostgreSQL refuses a login with a bad setting, and so does pgporter.
    */
-  async initialise(): Promise<void> {
-    this.settings.parseStartup(this.session.params);
+  /**
+   * Runs the session: the login's end (ParameterStatus set, `key` as BackendKeyData, ReadyForQuery), then the relay
+   * until the client leaves. `settle` hears how it ended: resolve with the end, or reject with the ClientError the
+   * login failed with (nothing sent yet). A pool that knows its parameters and has seen these settings accepted
+   * needs no server first, and the client is ready at once (no promise, no timer).
+   */
+  run(key: { pid: number; secret: number }, settle: Settle): void {
+    this.key = key;
+    this.settle = settle;
+    try {
+      this.settings.parseStartup(this.session.params);
+    } catch (err) {
+      this.setState('closed');
+      this.ended();
+      settle.reject(err as ClientError);
+      return;
+    }
     if (this.host.defaults === undefined || this.host.unconfirmedSettings(this.settings.startup)) {
-      await new Promise<void>((resolve, reject) => {
-        this.startup = { resolve, reject };
-        const s = this.host.acquire(this);
-        if (s) this.attach(s);
-      });
-    } else this.settings.fill(this.host.defaults);
+      this.startup = true;
+      // The wait may be long (a wake sends notices meanwhile): the client hears that it authenticated first.
+      const g = this.session.greeting;
+      if (g !== undefined) {
+        this.session.greeting = undefined;
+        this.out.push(g);
+        this.out.flush();
+      }
+      const s = this.host.acquire(this);
+      if (s) this.attach(s);
+      return;
+    }
+    this.settings.fill(this.host.defaults);
+    this.settings.startupDone();
+    this.loggedIn();
+  }
+
+  /** The login is over: ready for queries. */
+  private loggedIn(): void {
     // Session mode keeps the server it logged in with; transaction mode gives it back until the first query.
     if (this._server && this.host.mode === 'transaction') this.detach(true);
     if (this._state === 'starting') this.setState('idle');
+    if (this._state === 'closed') return;
+    this.start();
   }
 
   /** Sends the ParameterStatus set, pgporter's BackendKeyData and ReadyForQuery, then relays until the client leaves. */
-  start(key: { pid: number; secret: number }): void {
+  private start(): void {
     const hello = this.settings.hello(this.host.defaults);
-    hello.push(backendKeyData(key.pid, key.secret), readyForQuery('I'));
+    const key = this.key;
+    const greeting = this.session.greeting;
+    if (greeting !== undefined) {
+      this.session.greeting = undefined;
+      hello.unshift(greeting);
+    }
+    hello.push(backendKeyData(key.pid, key.secret), READY_IDLE);
     this.out.push(Buffer.concat(hello));
-    const s = this.socket;
-    s.on('data', this.onData);
-    s.on('drain', this.onDrain);
-    s.on('error', this.onError);
-    s.on('close', this.onClose);
-    s.on('end', this.onEnd);
+    const s = this.socket as ClientSocket;
+    s[CLIENT] = this;
+    s.on('data', onSocketData);
+    s.on('drain', onSocketDrain);
+    s.on('error', onSocketError);
+    s.on('close', onSocketClose);
+    s.on('end', onSocketClose);
     const pending = this.session.reader.detach();
     if (pending.length) this.feed(pending);
     else this.flush();
@@ -157,7 +247,7 @@ export class PoolClient implements FrameSink, ServerPeer {
     if (this._state === 'closed') return;
     this.drainErr = err;
     const sv = this._server;
-    if (sv === undefined || this.startup !== undefined || (sv.clean && !this.framer.midMessage)) this.fail(err);
+    if (sv === undefined || this.startup || (sv.clean && !this.midMessage)) this.fail(err);
   }
 
   // --- pool side ---
@@ -190,7 +280,7 @@ export class PoolClient implements FrameSink, ServerPeer {
     if (this._state === 'active') this.setState('idle');
     this.host.checkin(sv, clean);
     if (this._state === 'closed') return;
-    if (this.drainErr && !this.framer.midMessage) return this.fail(this.drainErr);
+    if (this.drainErr && !this.midMessage) return this.fail(this.drainErr);
     this.updateReading();
   }
 
@@ -242,7 +332,7 @@ export class PoolClient implements FrameSink, ServerPeer {
   }
 
   transactionDone(): void {
-    if (this.drainErr && !this.framer.midMessage) this.fail(this.drainErr);
+    if (this.drainErr && !this.midMessage) this.fail(this.drainErr);
   }
 
   atBoundary(): void {
@@ -253,24 +343,29 @@ export class PoolClient implements FrameSink, ServerPeer {
     this.finish(end.endedBy, end.err.message);
   }
 
-  // --- socket side ---
+  /** Half-way through a message from the client (none before it sent anything). */
+  get midMessage(): boolean {
+    return this._framer !== undefined && this._framer.midMessage;
+  }
 
-  private readonly onData = (chunk: Buffer): void => {
+  // --- socket side (through the shared listeners above) ---
+
+  data(chunk: Buffer): void {
     this.lastActive = this.host.clock.now;
     this.feed(chunk);
-  };
+  }
 
-  private readonly onDrain = (): void => {
+  drained(): void {
     const sv = this._server;
     if (sv && sv.clientFull) {
       sv.clientFull = false;
       sv.socket.resume();
     }
-  };
+  }
 
-  private readonly onError = (err: Error): void => this.finish('client', `client socket error: ${err.message}`);
-  private readonly onClose = (): void => this.finish('client', 'client closed the connection');
-  private readonly onEnd = (): void => this.finish('client', 'client closed the connection');
+  gone(reason: string): void {
+    this.finish('client', reason);
+  }
 
   /**
    * The one place the client's bytes are processed (new bytes, or those held while it waited): whatever they make
@@ -293,7 +388,7 @@ export class PoolClient implements FrameSink, ServerPeer {
 
   /** A server is ready for the client's messages: process what was held for it. */
   private resumeReading(): void {
-    if (this.framer.holding) {
+    if (this._framer?.holding) {
       this.serverFull = false;
       this.feed(undefined);
     }
@@ -319,11 +414,13 @@ export class PoolClient implements FrameSink, ServerPeer {
   }
 
   private startupDone(err: ClientError | undefined): void {
-    const st = this.startup!;
-    this.startup = undefined;
+    this.startup = false;
+    const st = this.settle!;
     if (err === undefined) {
       this.host.settingsConfirmed(this.settings.startup);
-      st.resolve();
+      this.settings.startupDone();
+      // Later, not inside the server's reply being processed (the server may be handed back on the way).
+      queueMicrotask(() => this.loggedIn());
       return;
     }
     if (this._state === 'waiting') this.host.cancelWait(this);
@@ -334,7 +431,15 @@ export class PoolClient implements FrameSink, ServerPeer {
       this.host.checkin(sv, sv.clean);
     }
     if (this._state !== 'closed') this.setState('closed');
+    this.ended();
     st.reject(err);
+  }
+
+  /** Tells the pool once that this client is gone. */
+  private ended(): void {
+    if (this.settle === undefined) return;
+    this.settle = undefined;
+    this.host.clientEnded(this);
   }
 
   private finish(endedBy: SessionEnd['endedBy'], reason: string): void {
@@ -343,8 +448,8 @@ export class PoolClient implements FrameSink, ServerPeer {
     this.setState('closed');
     this.pendingEnd = undefined;
     // A client gone half-way through a message left the server a partial one: that server cannot be reused.
-    const clientMidMessage = this.framer.midMessage;
-    this.framer.halt();
+    const clientMidMessage = this.midMessage;
+    this._framer?.halt();
     if (wasWaiting) this.host.cancelWait(this);
     const sv = this._server;
     if (sv) {
@@ -353,11 +458,15 @@ export class PoolClient implements FrameSink, ServerPeer {
       this.host.checkin(sv, sv.clean && !clientMidMessage);
     }
     this.out.flush();
-    const s = this.socket;
-    s.off('data', this.onData);
+    const s = this.socket as ClientSocket;
+    s.off('data', onSocketData);
+    // Late events of a closing socket go nowhere; the client object is not kept for them.
+    s[CLIENT] = undefined;
     s.end();
     setTimeout(() => s.destroy(), 2000).unref();
-    this.resolveEnd({
+    const st = this.settle;
+    this.ended();
+    st?.resolve({
       endedBy,
       reason,
       bytesFromClient: s.bytesRead - this.bytesRead0,
@@ -489,7 +598,7 @@ export class PoolClient implements FrameSink, ServerPeer {
     sv.sent(F.Query);
   }
 
-  private protocolError(what: string): void {
+  protocolError(what: string): void {
     this.fail(new ClientError('CLIENT_PROTOCOL', `invalid ${what} message`), 'client');
   }
 

@@ -62,6 +62,7 @@ export class PoolBackend implements Backend {
       connectTimeoutMs: opts.config.upstream.connectTimeout,
       logger: opts.logger,
       metrics,
+      clientEnded: (client) => this.clientEnded(client),
       ...(opts.beforeConnect ? { beforeConnect: opts.beforeConnect } : {}),
       ...(opts.serverEpoch ? { serverEpoch: opts.serverEpoch } : {}),
       ...(opts.connect ? { connect: opts.connect } : {}),
@@ -99,32 +100,26 @@ export class PoolBackend implements Backend {
     };
   }
 
-  async serve(session: ClientSession): Promise<SessionEnd> {
-    if (this.draining) throw this.draining;
+  /** Not async: an idle session keeps no suspended frame, only its client and the promise it settles. */
+  serve(session: ClientSession): Promise<SessionEnd> {
+    if (this.draining) return Promise.reject(this.draining);
     const pool = this.poolFor(session);
     pool.secret = session.secret;
     const client = new PoolClient(session, pool);
     pool.clients.add(client);
     this.sessions.set(session.id, client);
     this.servedSince.set(session.id, Date.now());
-    const key = this.keys.allocate({
-      tenantId: session.tenant.id,
-      current: () => {
-        const s = client.server;
-        return s ? { target: s.target, key: s.key } : undefined;
-      },
-    });
-    try {
-      await client.initialise();
-      client.start(key);
-      return await client.done;
-    } finally {
-      this.keys.release(key.pid);
-      pool.clients.delete(client);
-      this.sessions.delete(session.id);
-      if (this.sessions.size === 0) this.sessionsGone?.();
-      this.servedSince.delete(session.id);
-    }
+    const key = this.keys.allocate(client);
+    return new Promise<SessionEnd>((resolve, reject) => client.run(key, { resolve, reject }));
+  }
+
+  /** A served client is gone (its pool has already let it go). */
+  private clientEnded(client: PoolClient): void {
+    const id = client.session.id;
+    this.keys.release(client.keyPid);
+    this.sessions.delete(id);
+    if (this.sessions.size === 0) this.sessionsGone?.();
+    this.servedSince.delete(id);
   }
 
   /**

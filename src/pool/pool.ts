@@ -22,6 +22,8 @@ export interface PoolContext {
   readonly connectTimeoutMs: number;
   readonly logger: Logger;
   readonly metrics: PoolMetrics;
+  /** A client of this pool is gone (after the pool let it go). */
+  clientEnded?(client: PoolClient): void;
   beforeConnect?(tenant: TenantRecord, notify: (message: string) => void): Promise<void>;
   serverEpoch?(tenantId: string): number;
   connect?(tenant: TenantRecord, open: () => Promise<ServerConnection>): Promise<ServerConnection>;
@@ -149,6 +151,11 @@ export class Pool implements ServerHost, ClientHost {
   internalError(err: unknown): void {
     this.ctx.metrics.errors.inc({ tenant: this.tenant.id, kind: 'internal' });
     this.log.error({ err }, 'internal error serving a client; that client was ended');
+  }
+
+  clientEnded(client: PoolClient): void {
+    this.clients.delete(client);
+    this.ctx.clientEnded?.(client);
   }
 
   cancelWait(_client: PoolClient): void {

@@ -52,6 +52,8 @@ export interface ClientHost {
   readonly clock: { now: number };
   /** A free server now, or undefined after queueing the client (it gets `attach()` later). */
   acquire(client: PoolClient): PooledServer | undefined;
+  /** The client is gone (its session ended, or its login failed): forget it. */
+  clientEnded(client: PoolClient): void;
   /** The client no longer wants to wait. */
   cancelWait(client: PoolClient): void;
   /** The client let go of the server (transaction over, or client gone); `clean` says whether it can be reused. */

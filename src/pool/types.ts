@@ -1,6 +1,6 @@
 // The seam between the front door and whatever serves an admitted client (a per-client relay now, the pooler later).
 import type { Socket } from 'node:net';
-import type { Logger } from '../observability/index.js';
+import type { LogLike } from '../observability/index.js';
 import type { TenantRecord } from '../store/index.js';
 import type { PacketReader } from '../proxy/packet-reader.js';
 import type { UpstreamSecret } from '../auth/index.js';
@@ -20,9 +20,14 @@ export interface ClientSession {
   readonly params: ReadonlyMap<string, string>;
   readonly clientIp: string;
   readonly tls: boolean;
-  readonly log: Logger;
+  readonly log: LogLike;
   /** What pgporter may use to log in to servers as this user (from client authentication). */
   readonly secret: UpstreamSecret;
+  /**
+   * Login messages not yet written (AuthenticationOk): sent with ParameterStatus, BackendKeyData and ReadyForQuery
+   * in one write, or before the refusal if the login fails after all. Whoever writes it clears it.
+   */
+  greeting?: Buffer | undefined;
 }
 
 /** How a session ended, for the closing log line. */

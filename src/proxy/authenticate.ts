@@ -3,7 +3,7 @@ import type { Socket } from 'node:net';
 import { ClientAuthenticator, type AuthMethod, type CredentialSource, type UpstreamSecret, type AuthStep } from '../auth/index.js';
 import { ClientError } from '../errors.js';
 import { Frontend } from '../protocol/index.js';
-import type { Logger } from '../observability/index.js';
+import type { LogLike } from '../observability/index.js';
 import type { PacketReader } from './packet-reader.js';
 
 /** Password/SASL messages are small; anything larger is not a login. */
@@ -11,12 +11,19 @@ const MAX_AUTH_MESSAGE = 8192;
 
 const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+const NO_HOOKS: AuthHooks = {};
+
 /** Hooks for failed-login bans (src/netrules/bans.ts). */
 export interface AuthHooks {
   /** Called as soon as a login has failed (AUTH_FAILED), before `failureDelay`, so parallel guesses are counted at once. */
   onFailure?(): void;
   /** Asked before each client message is verified: a ban made meanwhile (by a parallel guess) ends this attempt unchecked. */
   refusal?(): ClientError | undefined;
+  /**
+   * Keep the last reply (AuthenticationOk, after SASLFinal for SCRAM) instead of writing it: the caller sends it with
+   * what follows a login in one write. Its buffer is handed to `greeting`.
+   */
+  greeting?(reply: Buffer): void;
 }
 
 /** Whose users a login is checked against: a tenant, or the admin console (src/console). */
@@ -35,8 +42,8 @@ export async function authenticateClient(
   tenant: AuthTarget,
   user: string,
   credentials: CredentialSource,
-  log: Logger,
-  hooks: AuthHooks = {},
+  log: LogLike,
+  hooks: AuthHooks = NO_HOOKS,
 ): Promise<UpstreamSecret> {
   const auth = new ClientAuthenticator({ method: tenant.auth.method, credentials, tenantId: tenant.id, user });
   let timer: NodeJS.Timeout | undefined;
@@ -50,11 +57,14 @@ export async function authenticateClient(
   }
 }
 
-async function exchange(socket: Socket, reader: PacketReader, auth: ClientAuthenticator, tenant: AuthTarget, log: Logger, hooks: AuthHooks): Promise<UpstreamSecret> {
+async function exchange(socket: Socket, reader: PacketReader, auth: ClientAuthenticator, tenant: AuthTarget, log: LogLike, hooks: AuthHooks): Promise<UpstreamSecret> {
   let step: AuthStep = await auth.start();
   for (;;) {
-    if (step.reply) socket.write(step.reply);
     const done = step.done;
+    if (step.reply) {
+      if (done?.ok && hooks.greeting) hooks.greeting(step.reply);
+      else socket.write(step.reply);
+    }
     if (done?.ok) {
       log.debug({ event: 'authenticated', method: done.method }, 'client authenticated');
       return done.upstreamSecret;

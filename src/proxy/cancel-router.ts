@@ -1,5 +1,5 @@
 // Routes a CancelRequest to the node that handed out its key: handled here when the key is this node's, sent to its owner otherwise; rate-limited per source address.
-import type { Logger } from '../observability/index.js';
+import type { LogLike, Logger } from '../observability/index.js';
 import type { Backend } from '../pool/index.js';
 import type { TenantRecord } from '../store/index.js';
 import { AddressRateLimiter, slotOf, type Fleet, type FleetMetrics, type ForwardedCancel } from '../fleet/index.js';
@@ -29,7 +29,7 @@ export class CancelRouter {
   }
 
   /** A CancelRequest that arrived on this node from `clientIp`. Unknown keys are ignored silently, as PostgreSQL does. */
-  route(pid: number, secret: number, clientIp: string, log: Logger): void {
+  route(pid: number, secret: number, clientIp: string, log: LogLike): void {
     if (!this.limiter.take(clientIp)) {
       this.d.metrics.cancels.inc({ route: 'dropped' });
       log.info({ event: 'cancel_ignored', reason: 'rate_limited' }, 'cancel request over the per-address rate ignored');
@@ -53,7 +53,7 @@ export class CancelRouter {
   }
 
   /** The key is this node's: checks it and the client's tenant allowlist, then cancels on the client's current server. */
-  private cancelHere(pid: number, secret: number, clientIp: string, log: Logger): void {
+  private cancelHere(pid: number, secret: number, clientIp: string, log: LogLike): void {
     const target = this.d.backend.cancelTarget(pid, secret);
     if (!target) {
       log.debug({ event: 'cancel_ignored', reason: 'unknown key' }, 'cancel request with unknown key ignored');

@@ -3,8 +3,8 @@ import type { Socket } from 'node:net';
 import type { SecureContext } from 'node:tls';
 import type { Config } from '../config/index.js';
 import { ClientError, PgporterError, toClientError } from '../errors.js';
-import type { Logger, Metrics } from '../observability/index.js';
-import type { Backend } from '../pool/index.js';
+import { SessionLog, type LogLike, type Logger, type Metrics, type TenantConnections } from '../observability/index.js';
+import type { Backend, ClientSession, SessionEnd } from '../pool/index.js';
 import type { TenantRecord } from '../store/index.js';
 import { readProxyHeader } from './proxy-header-reader.js';
 import { describeTlvs } from './proxy-header-decode.js';
@@ -14,7 +14,8 @@ import type { SessionRegistry } from './session-registry.js';
 import { authenticateClient, type AuthTarget } from './authenticate.js';
 import type { PacketReader } from './packet-reader.js';
 import type { CancelRouter } from './cancel-router.js';
-import type { CredentialSource } from '../auth/index.js';
+import type { CredentialSource, UpstreamSecret } from '../auth/index.js';
+import type { OpenSession } from './session-registry.js';
 
 /** Decides whether a client address may reach a tenant; undefined means allowed. */
 export interface AccessCheck {
@@ -34,7 +35,7 @@ export interface ConsoleConnection {
   readonly user: string;
   readonly clientIp: string;
   readonly tls: boolean;
-  readonly log: Logger;
+  readonly log: LogLike;
 }
 
 /**
@@ -70,28 +71,107 @@ export interface FrontDoorDeps {
 let nextSessionId = 1;
 
 /** Sends the error as an ErrorResponse on whatever layer the client is speaking (TLS or plain), then closes. */
-function refuse(socket: Socket, err: ClientError): void {
+function refuse(socket: Socket, err: ClientError, greeting?: Buffer): void {
   if (socket.destroyed) return;
+  if (greeting !== undefined) socket.write(greeting);
   socket.end(err.toErrorResponse());
   // A client that never reads must not hold the socket open.
   setTimeout(() => socket.destroy(), 2000).unref();
 }
 
-/** Handles one accepted TCP connection to its end; never throws. */
+/** Errors are observed by the stage that reads; this keeps a late one from crashing us. */
+function ignore(): void {}
+
+/**
+ * A logged-in client handed to the backend: what the backend needs (ClientSession), what an allowlist edit or a
+ * deleted tenant needs to end it (OpenSession), and what its closing line and counters need. The only per-session
+ * record the front door keeps; no closure, no suspended frame.
+ */
+class FrontSession implements ClientSession, OpenSession {
+  readonly id = nextSessionId++;
+  greeting: Buffer | undefined;
+
+  constructor(
+    private readonly deps: FrontDoorDeps,
+    readonly socket: Socket,
+    readonly reader: PacketReader,
+    readonly tenant: TenantRecord,
+    readonly user: string,
+    readonly database: string,
+    readonly params: ReadonlyMap<string, string>,
+    readonly clientIp: string,
+    readonly tls: boolean,
+    readonly log: SessionLog,
+    readonly secret: UpstreamSecret,
+    private readonly counters: TenantConnections,
+    private readonly acceptedAt: number,
+    private readonly release: () => void,
+  ) {}
+
+  get tenantId(): string {
+    return this.tenant.id;
+  }
+
+  end(err: ClientError): void {
+    this.log.info({ event: 'ended', reason: err.kind }, `session ended by pgporter: ${err.message}`);
+    // Through the backend, which ends it between two messages; a socket write here could land inside a DataRow.
+    if (!this.deps.backend.endSession(this.id, err)) refuse(this.socket, err);
+  }
+
+  /** Starts serving; the frame that logged the client in returns, and the promise's callbacks finish the session. */
+  serve(): void {
+    this.deps.sessions.add(this);
+    this.deps.backend.serve(this).then(
+      (end) => this.ended(end),
+      (err: unknown) => this.failed(err),
+    );
+  }
+
+  private ended(end: SessionEnd): void {
+    this.left();
+    const c = this.counters;
+    c.bytesFromClient += end.bytesFromClient;
+    c.bytesToClient += end.bytesToClient;
+    this.log.info(
+      { event: 'closed', endedBy: end.endedBy, reason: end.reason, durationMs: Date.now() - this.acceptedAt, bytesFromClient: end.bytesFromClient, bytesToClient: end.bytesToClient },
+      `connection closed by ${end.endedBy}: ${end.reason}`,
+    );
+  }
+
+  /** The login failed after all (a setting a server refused, pgporter draining): refused like any other. */
+  private failed(err: unknown): void {
+    this.left();
+    const ce = toClientError(err);
+    if (ce.code === 'INTERNAL') this.log.error({ err }, 'internal error handling connection');
+    this.deps.metrics.connectionsRefused.inc({ reason: ce.kind, tenant: this.tenant.id });
+    this.log.info({ event: 'refused', reason: ce.kind, code: ce.code, sqlstate: ce.sqlstate, durationMs: Date.now() - this.acceptedAt }, `connection refused: ${ce.message}`);
+    refuse(this.socket, ce, this.greeting);
+  }
+
+  private left(): void {
+    this.deps.sessions.delete(this);
+    this.counters.active--;
+    this.release();
+  }
+}
+
+/**
+ * Handles one accepted TCP connection until it is logged in and handed to the backend (or refused); never throws.
+ * The session itself goes on in a FrontSession, so an idle client keeps none of this function's state.
+ */
 export async function handleConnection(raw: Socket, deps: FrontDoorDeps): Promise<void> {
   const { config, metrics } = deps;
   const acceptedAt = Date.now();
-  // Each stage's logger is a child of the root with every binding so far, never a child of the previous one: a pino
-  // child keeps its parent alive, so a chain would keep every stage's logger for the whole connection.
   const peer = raw.remoteAddress;
-  let log = deps.logger.child({ peer });
+  // Fields, not a pino child: nothing is built for a connection unless it writes a line.
+  const log = new SessionLog(deps.logger, { peer });
   let tenantId = '';
   let clientSocket: Socket = raw;
   let releaseAdmission: (() => void) | undefined;
   raw.setNoDelay(true);
   // A client that vanished without a FIN (NAT timeout, dead host) is found by keepalive probes instead of never.
   raw.setKeepAlive(true, 60_000);
-  raw.on('error', () => {}); // errors are observed by the stage that reads; this keeps a late one from crashing us
+  raw.on('error', ignore);
   let timedOut = false;
   const startupTimer = setTimeout(() => {
     timedOut = true;
@@ -109,17 +189,19 @@ export async function handleConnection(raw: Socket, deps: FrontDoorDeps): Promis
     if (proxy.local) {
       if (proxy.header) metrics.proxyHeaders.inc({ version: String(proxy.header.version), family: 'local' });
       log.debug({ event: 'health_check' }, 'PROXY LOCAL health check');
+      clearTimeout(startupTimer);
       raw.end();
       return;
     }
     if (proxy.header) metrics.proxyHeaders.inc({ version: String(proxy.header.version), family: proxy.header.family });
     const clientIp = proxy.clientAddress;
     const where = { peer, client: clientIp, clientPort: proxy.clientPort };
-    log = deps.logger.child(where);
+    log.fields = where;
     if (proxy.header && proxy.header.tlvs.length) log.debug({ tlvs: describeTlvs(proxy.header.tlvs) }, 'PROXY header TLVs');
 
     const st = await negotiateStartup(raw, proxy.rest, { maxPacketSize: config.startup.maxPacketSize, secureContext: deps.secureContext });
     if (st.kind === 'cancel') {
+      clearTimeout(startupTimer);
       deps.cancels.route(st.key.pid, st.key.secret, clientIp, log);
       raw.destroy();
       return;
@@ -129,7 +211,7 @@ export async function handleConnection(raw: Socket, deps: FrontDoorDeps): Promis
     if (door?.handles(st.params.get('database') ?? st.params.get('user')!)) {
       // The console database: no tenant, the console's own allowlist and users.
       const user = st.params.get('user')!;
-      log = deps.logger.child({ ...where, console: true, user });
+      log.fields = { ...where, console: true, user };
       if (!st.tls && config.tls.requireTls) throw new ClientError('TLS_REQUIRED', 'connection without TLS is not allowed', { hint: 'Connect with sslmode=require.' });
       const denied = door.check(clientIp);
       if (denied) throw denied;
@@ -142,7 +224,7 @@ export async function handleConnection(raw: Socket, deps: FrontDoorDeps): Promis
     }
     const { tenant, user, via } = resolveTenant(deps.tenants, st.params.get('user')!, st.servername);
     tenantId = tenant.id;
-    log = deps.logger.child({ ...where, tenant: tenant.id, user });
+    log.fields = { ...where, tenant: tenant.id, user };
     if (!st.tls && (tenant.requireTls ?? config.tls.requireTls)) {
       throw new ClientError('TLS_REQUIRED', `connection without TLS is not allowed for tenant "${tenant.id}"`, { hint: 'Connect with sslmode=require.' });
     }
@@ -156,54 +238,28 @@ export async function handleConnection(raw: Socket, deps: FrontDoorDeps): Promis
     releaseAdmission = admitted.release;
 
     clearTimeout(startupTimer);
+    let greeting: Buffer | undefined;
     const secret = await authenticateClient(clientSocket, st.reader, tenant, user, deps.credentials, log, {
       onFailure: () => deps.bans.recordFailure(tenant, clientIp),
       refusal: () => deps.bans.check(tenant, clientIp),
+      greeting: (reply) => (greeting = reply),
     });
     const params = new Map(st.params);
     params.delete('user');
     const database = params.get('database') ?? user;
     params.delete('database');
-    metrics.connectionsAccepted.inc({ tenant: tenant.id });
-    metrics.connectionsActive.inc({ tenant: tenant.id });
+    const counters = metrics.tenant(tenant.id);
+    counters.accepted++;
+    counters.active++;
     log.info({ event: 'accepted', tls: st.tls, via, database, application: params.get('application_name') }, 'connection accepted');
-    const session = {
-      id: nextSessionId++,
-      socket: clientSocket,
-      reader: st.reader,
-      tenant,
-      user,
-      database,
-      params,
-      clientIp,
-      tls: st.tls,
-      log,
-      secret,
-    };
-    const open = {
-      tenantId: tenant.id,
-      clientIp,
-      end: (err: ClientError) => {
-        log.info({ event: 'ended', reason: err.kind }, `session ended by pgporter: ${err.message}`);
-        // Through the backend, which ends it between two messages; a socket write here could land inside a DataRow.
-        if (!deps.backend.endSession(session.id, err)) refuse(clientSocket, err);
-      },
-    };
-    deps.sessions.add(open);
-    try {
-      const end = await deps.backend.serve(session);
-      metrics.bytesFromClient.inc({ tenant: tenant.id }, end.bytesFromClient);
-      metrics.bytesToClient.inc({ tenant: tenant.id }, end.bytesToClient);
-      log.info(
-        { event: 'closed', endedBy: end.endedBy, reason: end.reason, durationMs: Date.now() - acceptedAt, bytesFromClient: end.bytesFromClient, bytesToClient: end.bytesToClient },
-        `connection closed by ${end.endedBy}: ${end.reason}`,
-      );
-    } finally {
-      deps.sessions.delete(open);
-      metrics.connectionsActive.dec({ tenant: tenant.id });
-    }
+    const session = new FrontSession(deps, clientSocket, st.reader, tenant, user, database, params, clientIp, st.tls, log, secret, counters, acceptedAt, releaseAdmission);
+    session.greeting = greeting;
+    // From here the session owns the admission.
+    releaseAdmission = undefined;
+    session.serve();
   } catch (err) {
     clearTimeout(startupTimer);
+    releaseAdmission?.();
     // The timeout already refused the client and logged it; what failed afterwards is the closing socket.
     if (timedOut) {
       raw.destroy();
@@ -223,8 +279,6 @@ export async function handleConnection(raw: Socket, deps: FrontDoorDeps): Promis
     metrics.connectionsRefused.inc({ reason: ce.kind, tenant: tenantId });
     log.info({ event: 'refused', reason: ce.kind, code: ce.code, sqlstate: ce.sqlstate, durationMs: Date.now() - acceptedAt }, `connection refused: ${ce.message}`);
     refuse(socket, ce);
-  } finally {
-    releaseAdmission?.();
   }
 }
 

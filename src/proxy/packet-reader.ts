@@ -9,17 +9,27 @@ export class ClientGoneError extends PgporterError {
   }
 }
 
+const EMPTY = Buffer.alloc(0);
+
+/** The reader a socket's events go to: one set of listener functions for every reader, none made per connection. */
+const READER = Symbol('pgporter.reader');
+type ReaderSocket = Socket & { [READER]?: PacketReader | undefined };
+
+function onData(this: ReaderSocket, chunk: Buffer): void {
+  this[READER]?.received(chunk);
+}
+function onEnd(this: ReaderSocket): void {
+  this[READER]?.fail(new ClientGoneError('client closed the connection during startup'));
+}
+function onError(this: ReaderSocket, err: Error): void {
+  this[READER]?.fail(new ClientGoneError(`client socket error during startup: ${err.message}`));
+}
+
 /** Buffers socket data and hands out whole startup packets or typed messages, one promise at a time. */
 export class PacketReader {
   private buf: Buffer;
   private waiter: (() => void) | undefined;
   private failure: Error | undefined;
-  private readonly onData = (chunk: Buffer) => {
-    this.buf = this.buf.length ? Buffer.concat([this.buf, chunk]) : chunk;
-    this.wake();
-  };
-  private readonly onEnd = () => this.fail(new ClientGoneError('client closed the connection during startup'));
-  private readonly onError = (err: Error) => this.fail(new ClientGoneError(`client socket error during startup: ${err.message}`));
 
   constructor(
     private socket: Socket,
@@ -31,22 +41,32 @@ export class PacketReader {
   }
 
   private attach(): void {
-    this.socket.on('data', this.onData);
-    this.socket.on('end', this.onEnd);
-    this.socket.on('close', this.onEnd);
-    this.socket.on('error', this.onError);
-    this.socket.resume();
+    const s = this.socket as ReaderSocket;
+    s[READER] = this;
+    s.on('data', onData);
+    s.on('end', onEnd);
+    s.on('close', onEnd);
+    s.on('error', onError);
+    s.resume();
+  }
+
+  /** Socket data (through the shared listener). */
+  received(chunk: Buffer): void {
+    this.buf = this.buf.length ? Buffer.concat([this.buf, chunk]) : chunk;
+    this.wake();
   }
 
   /** Stops reading and returns bytes received but not consumed (the caller passes them on). */
   detach(): Buffer {
-    this.socket.off('data', this.onData);
-    this.socket.off('end', this.onEnd);
-    this.socket.off('close', this.onEnd);
-    this.socket.off('error', this.onError);
-    this.socket.pause();
+    const s = this.socket as ReaderSocket;
+    s.off('data', onData);
+    s.off('end', onEnd);
+    s.off('close', onEnd);
+    s.off('error', onError);
+    s[READER] = undefined;
+    s.pause();
     const rest = this.buf;
-    this.buf = Buffer.alloc(0);
+    this.buf = EMPTY;
     return rest;
   }
 
@@ -61,7 +81,8 @@ export class PacketReader {
     return this.buf.length;
   }
 
-  private fail(err: Error): void {
+  /** The socket ended or failed: the read under way (or the next) rejects with `err`. */
+  fail(err: Error): void {
     this.failure ??= err;
     this.wake();
   }
