@@ -248,7 +248,7 @@ function countClientsForWake(backend: Backend, wake: { clientConnected(id: strin
         },
       };
     },
-    serve: (s) => backend.serve(s),
+    serve: (s, done) => backend.serve(s, done),
     endSession: (id, err) => backend.endSession(id, err),
     cancelTarget: (pid, secret) => backend.cancelTarget(pid, secret),
     close: () => backend.close(),

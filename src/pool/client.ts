@@ -3,7 +3,7 @@
 import type { Socket } from 'node:net';
 import { ClientError } from '../errors.js';
 import { Frontend as F, MAX_FRONTEND_MESSAGE, backendKeyData, frontendMessageProblem, noticeResponse, readyForQuery } from '../protocol/index.js';
-import type { ClientSession, SessionEnd } from './types.js';
+import type { ClientSession, SessionDone, SessionEnd } from './types.js';
 import type { ServerKey, UpstreamTarget } from '../upstream/index.js';
 import { Act, Framer, FramingError, type FrameSink } from './framer.js';
 import { Outbox } from './outbox.js';
@@ -54,8 +54,6 @@ function onSocketClose(this: ClientSocket): void {
 
 const NO_KEY = { pid: 0, secret: 0 };
 
-/** Its resolve and reject, from the backend's serve(). */
-type Settle = { resolve(end: SessionEnd): void; reject(err: ClientError): void };
 
 export class PoolClient implements FrameSink, ServerPeer, StatementOwner {
   private _state: ClientState = 'starting';
@@ -83,7 +81,9 @@ export class PoolClient implements FrameSink, ServerPeer, StatementOwner {
   private startup = false;
   private readonly bytesRead0: number;
   private readonly bytesWritten0: number;
-  private settle: Settle | undefined;
+  private settle: SessionDone | undefined;
+  /** When the backend started serving it (SHOW CLIENTS connect_time), epoch ms. */
+  readonly servedSince = Date.now();
   /** pgporter's BackendKeyData for this client. */
   private key: { pid: number; secret: number } = NO_KEY;
 
@@ -159,7 +159,7 @@ export class PoolClient implements FrameSink, ServerPeer, StatementOwner {
    * login failed with (nothing sent yet). A pool that knows its parameters and has seen these settings accepted
    * needs no server first, and the client is ready at once (no promise, no timer).
    */
-  run(key: { pid: number; secret: number }, settle: Settle): void {
+  run(key: { pid: number; secret: number }, settle: SessionDone): void {
     this.key = key;
     this.settle = settle;
     try {
@@ -167,7 +167,7 @@ export class PoolClient implements FrameSink, ServerPeer, StatementOwner {
     } catch (err) {
       this.setState('closed');
       this.ended();
-      settle.reject(err as ClientError);
+      settle.failed(err as ClientError);
       return;
     }
     if (this.host.defaults === undefined || this.host.unconfirmedSettings(this.settings.startup)) {
@@ -214,6 +214,7 @@ export class PoolClient implements FrameSink, ServerPeer, StatementOwner {
     s.on('drain', onSocketDrain);
     s.on('error', onSocketError);
     s.on('close', onSocketClose);
+    // Not only 'close': a client that half-closed but reads nothing more might never let the socket close.
     s.on('end', onSocketClose);
     const pending = this.session.reader.detach();
     if (pending.length) this.feed(pending);
@@ -432,7 +433,7 @@ export class PoolClient implements FrameSink, ServerPeer, StatementOwner {
     }
     if (this._state !== 'closed') this.setState('closed');
     this.ended();
-    st.reject(err);
+    st.failed(err);
   }
 
   /** Tells the pool once that this client is gone. */
@@ -466,7 +467,7 @@ export class PoolClient implements FrameSink, ServerPeer, StatementOwner {
     setTimeout(() => s.destroy(), 2000).unref();
     const st = this.settle;
     this.ended();
-    st?.resolve({
+    st?.ended({
       endedBy,
       reason,
       bytesFromClient: s.bytesRead - this.bytesRead0,

@@ -1,5 +1,5 @@
 // Public face of the serving layer: the Backend seam, the pooling backend, and cancel-key routing.
-export type { Backend, ClientSession, SessionEnd, CancelTarget } from './types.js';
+export type { Backend, ClientSession, SessionDone, SessionEnd, CancelTarget } from './types.js';
 export { PoolBackend, type PoolBackendOptions } from './pool-backend.js';
 export type { PoolSnapshot } from './pool.js';
 export { CancelKeys, sendCancel } from './cancel-keys.js';

@@ -4,7 +4,7 @@ import type { ServerConnection } from '../upstream/index.js';
 import type { Config } from '../config/index.js';
 import type { Logger, Metrics } from '../observability/index.js';
 import type { TenantRecord } from '../store/index.js';
-import type { Backend, CancelTarget, ClientSession, SessionEnd } from './types.js';
+import type { Backend, CancelTarget, ClientSession, SessionDone } from './types.js';
 import { CancelKeys, sendCancel } from './cancel-keys.js';
 import { Pool, type PoolContext, type PoolSnapshot } from './pool.js';
 import { PoolClient } from './client.js';
@@ -44,8 +44,6 @@ export class PoolBackend implements Backend {
   private readonly clientsByTenant = new Map<string, number>();
   private readonly totals = new Map<string, TenantTotals>();
   private clientsTotal = 0;
-  /** When each served session started (SHOW CLIENTS connect_time). */
-  private readonly servedSince = new Map<number, number>();
   private readonly ctx: PoolContext;
   private readonly timer: NodeJS.Timeout;
   private readonly clock = { now: Date.now() };
@@ -100,17 +98,16 @@ export class PoolBackend implements Backend {
     };
   }
 
-  /** Not async: an idle session keeps no suspended frame, only its client and the promise it settles. */
-  serve(session: ClientSession): Promise<SessionEnd> {
-    if (this.draining) return Promise.reject(this.draining);
+  /** Not async: an idle session keeps no suspended frame, only its client (which calls `done` once). */
+  serve(session: ClientSession, done: SessionDone): void {
+    if (this.draining) return done.failed(this.draining);
     const pool = this.poolFor(session);
     pool.secret = session.secret;
     const client = new PoolClient(session, pool);
     pool.clients.add(client);
     this.sessions.set(session.id, client);
-    this.servedSince.set(session.id, Date.now());
     const key = this.keys.allocate(client);
-    return new Promise<SessionEnd>((resolve, reject) => client.run(key, { resolve, reject }));
+    client.run(key, done);
   }
 
   /** A served client is gone (its pool has already let it go). */
@@ -119,7 +116,6 @@ export class PoolBackend implements Backend {
     this.keys.release(client.keyPid);
     this.sessions.delete(id);
     if (this.sessions.size === 0) this.sessionsGone?.();
-    this.servedSince.delete(id);
   }
 
   /**
@@ -198,8 +194,7 @@ export class PoolBackend implements Backend {
 
   /** Every served client (SHOW CLIENTS). */
   clientsSnapshot(): ClientSnapshot[] {
-    const since = (id: number) => this.servedSince.get(id);
-    return [...this.pools.values()].flatMap((p) => p.clientSnapshots(since));
+    return [...this.pools.values()].flatMap((p) => p.clientSnapshots());
   }
 
   /** Every open server connection (SHOW SERVERS). */

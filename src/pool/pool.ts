@@ -451,8 +451,8 @@ export class Pool implements ServerHost, ClientHost {
   }
 
   /** The pool's served clients as plain data. */
-  clientSnapshots(connectedAt: (sessionId: number) => number | undefined): ClientSnapshot[] {
-    return [...this.clients].map((c) => clientSnapshot(c, this.tenant.id, connectedAt(c.session.id)));
+  clientSnapshots(): ClientSnapshot[] {
+    return [...this.clients].map((c) => clientSnapshot(c, this.tenant.id, c.servedSince));
   }
 
   /** The pool's open server connections as plain data. */

@@ -30,6 +30,12 @@ export interface ClientSession {
   greeting?: Buffer | undefined;
 }
 
+/** Who hears how a session served by a Backend ended. */
+export interface SessionDone {
+  ended(end: SessionEnd): void;
+  failed(err: ClientError): void;
+}
+
 /** How a session ended, for the closing log line. */
 export interface SessionEnd {
   endedBy: 'client' | 'server' | 'pgporter';
@@ -52,10 +58,12 @@ export interface Backend {
    */
   admit(tenant: TenantRecord): { release(): void } | ClientError;
   /**
-   * Runs an authenticated client's session to its end (AuthenticationOk has been sent; the backend sends
-   * ParameterStatus, BackendKeyData and ReadyForQuery). The socket is closed when this resolves.
+   * Runs an authenticated client's session to its end (the backend sends ParameterStatus, BackendKeyData and
+   * ReadyForQuery, after `session.greeting`), then calls `done.ended` (the socket is closed by then); or
+   * `done.failed` with the error the login fails with (nothing sent; the caller refuses the client). Callbacks, not
+   * a promise: an idle session then holds no promise, reaction or closure for its end.
    */
-  serve(session: ClientSession): Promise<SessionEnd>;
+  serve(session: ClientSession, done: SessionDone): void;
   /**
    * Ends a session being served (tenant deleted, address no longer allowed): the client gets `err` at a message
    * boundary, and the closing log line says pgporter ended it. False when no such session is being served.

@@ -4,7 +4,7 @@ import type { SecureContext } from 'node:tls';
 import type { Config } from '../config/index.js';
 import { ClientError, PgporterError, toClientError } from '../errors.js';
 import { SessionLog, type LogLike, type Logger, type Metrics, type TenantConnections } from '../observability/index.js';
-import type { Backend, ClientSession, SessionEnd } from '../pool/index.js';
+import type { Backend, ClientSession, SessionDone, SessionEnd } from '../pool/index.js';
 import type { TenantRecord } from '../store/index.js';
 import { readProxyHeader } from './proxy-header-reader.js';
 import { describeTlvs } from './proxy-header-decode.js';
@@ -87,7 +87,7 @@ function ignore(): void {}
  * deleted tenant needs to end it (OpenSession), and what its closing line and counters need. The only per-session
  * record the front door keeps; no closure, no suspended frame.
  */
-class FrontSession implements ClientSession, OpenSession {
+class FrontSession implements ClientSession, OpenSession, SessionDone {
   readonly id = nextSessionId++;
   greeting: Buffer | undefined;
 
@@ -118,16 +118,13 @@ class FrontSession implements ClientSession, OpenSession {
     if (!this.deps.backend.endSession(this.id, err)) refuse(this.socket, err);
   }
 
-  /** Starts serving; the frame that logged the client in returns, and the promise's callbacks finish the session. */
+  /** Starts serving; the frame that logged the client in returns, and ended() or failed() finish the session. */
   serve(): void {
     this.deps.sessions.add(this);
-    this.deps.backend.serve(this).then(
-      (end) => this.ended(end),
-      (err: unknown) => this.failed(err),
-    );
+    this.deps.backend.serve(this, this);
   }
 
-  private ended(end: SessionEnd): void {
+  ended(end: SessionEnd): void {
     this.left();
     const c = this.counters;
     c.bytesFromClient += end.bytesFromClient;
@@ -139,7 +136,7 @@ class FrontSession implements ClientSession, OpenSession {
   }
 
   /** The login failed after all (a setting a server refused, pgporter draining): refused like any other. */
-  private failed(err: unknown): void {
+  failed(err: unknown): void {
     this.left();
     const ce = toClientError(err);
     if (ce.code === 'INTERNAL') this.log.error({ err }, 'internal error handling connection');
@@ -256,6 +253,8 @@ export async function handleConnection(raw: Socket, deps: FrontDoorDeps): Promis
     session.greeting = greeting;
     // From here the session owns the admission.
     releaseAdmission = undefined;
+    // The startup reader (until the relay starts) and then the pool client listen for errors on this socket.
+    if (clientSocket === raw) raw.off('error', ignore);
     session.serve();
   } catch (err) {
     clearTimeout(startupTimer);
