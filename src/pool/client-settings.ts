@@ -33,11 +33,11 @@ function internWant(defaults: ReadonlyMap<string, string>, startup: ReadonlyMap<
 
 export class ClientSettings {
   /**
-   * Parameter values this client should see on every server: defaults, its startup values, what it SET. Shared with
-   * other clients (never written) until `own` says it is this client's copy.
+   * Parameter values this client should see on every server: defaults, its startup values, what it SET. Never
+   * written once made: shared with the pool's other clients, and a server remembers which map it matches
+   * (ServerSettings); a change makes a new map.
    */
   want: ReadonlyMap<string, string> = NONE;
-  private own = false;
   /** The `want` this client was told at login (ParameterStatus for every key of the defaults), and what it was told since. */
   private toldAtLogin: ReadonlyMap<string, string> | undefined;
   private loginKeys: ReadonlyMap<string, string> = NONE;
@@ -59,12 +59,13 @@ export class ClientSettings {
   /** What the client wants: the pool's defaults overlaid with its startup settings. */
   fill(defaults: ReadonlyMap<string, string> | undefined): void {
     const base = internWant(defaults ?? NONE, this.startup);
-    if (!this.own && this.want.size === 0) {
+    if (this.want.size === 0) {
       this.want = base;
       return;
     }
-    const m = this.writable();
+    const m = new Map(this.want);
     for (const [k, v] of base) m.set(k, v);
+    this.want = m;
   }
 
   /** The ParameterStatus messages of the login, one per parameter a server reports with the client's value, as one buffer. */
@@ -84,7 +85,7 @@ export class ClientSettings {
 
   /** A server's ParameterStatus: the client follows its own SETs; true when the client has not been told this value. */
   reported(name: string, value: string): boolean {
-    if (this.want.get(name) !== value) this.writable().set(name, value);
+    if (this.want.get(name) !== value) this.want = new Map(this.want).set(name, value);
     if (this.told(name) === value) return false;
     (this.toldSince ??= new Map()).set(name, value);
     return true;
@@ -99,14 +100,6 @@ export class ClientSettings {
     const since = this.toldSince?.get(name);
     if (since !== undefined) return since;
     return this.toldAtLogin !== undefined && this.loginKeys.has(name) ? this.toldAtLogin.get(name) : undefined;
-  }
-
-  private writable(): Map<string, string> {
-    if (!this.own) {
-      this.want = new Map(this.want);
-      this.own = true;
-    }
-    return this.want as Map<string, string>;
   }
 }
 

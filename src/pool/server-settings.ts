@@ -3,6 +3,8 @@
 import { afterReset, applyChange, syncStatement, type ParamChange } from './params.js';
 import type { ErrorFieldMap } from './error-fields.js';
 
+const NONE: ReadonlyMap<string, string> = new Map();
+
 export class ServerSettings {
   /** Current parameter values: the server's reports plus what pgporter set and the server confirmed. */
   readonly have: Map<string, string>;
@@ -11,6 +13,13 @@ export class ServerSettings {
   private refused: ErrorFieldMap | undefined;
   /** A client ran SET/RESET here (transaction mode): session settings must be reset before the next client. */
   changedByClient = false;
+  /**
+   * The client settings map `have` was last found equal to (or made equal to), while nothing changed since: binding
+   * a client with that same map (a pool's clients share one per set of startup settings; a map is never changed
+   * once shared) needs no comparison at all, which spares every transaction a walk over both maps.
+   */
+  private matches: ReadonlyMap<string, string> | undefined;
+  private pendingWant: ReadonlyMap<string, string> | undefined;
 
   constructor(
     params: ReadonlyMap<string, string>,
@@ -21,9 +30,15 @@ export class ServerSettings {
 
   /** The statement that gives this server `want`, or undefined when it has it already; recorded only once confirmed. */
   begin(want: ReadonlyMap<string, string>): string | undefined {
-    const change = syncStatement(want, this.have, this.defaults() ?? new Map());
-    this.pending = change;
     this.refused = undefined;
+    if (want === this.matches) {
+      this.pending = undefined;
+      return undefined;
+    }
+    const change = syncStatement(want, this.have, this.defaults() ?? NONE);
+    this.pending = change;
+    this.pendingWant = want;
+    if (change === undefined) this.matches = want;
     return change?.sql;
   }
 
@@ -37,22 +52,28 @@ export class ServerSettings {
    * ran in one implicit transaction and changed nothing, so `have` is still true then.
    */
   finish(): ErrorFieldMap | undefined {
-    const { pending, refused } = this;
+    const { pending, refused, pendingWant } = this;
     this.pending = undefined;
     this.refused = undefined;
-    if (pending && refused === undefined) applyChange(this.have, pending);
+    this.pendingWant = undefined;
+    if (pending && refused === undefined) {
+      applyChange(this.have, pending);
+      this.matches = pendingWant;
+    }
     return refused;
   }
 
   /** A ParameterStatus from the server. */
   reported(name: string, value: string): void {
+    if (this.have.get(name) !== value) this.matches = undefined;
     this.have.set(name, value);
   }
 
   /** A reset (DISCARD ALL, RESET ALL) put back what clients set and the server does not report. */
   wereReset(): void {
-    afterReset(this.have, this.defaults() ?? new Map());
+    afterReset(this.have, this.defaults() ?? NONE);
     this.changedByClient = false;
+    this.matches = undefined;
   }
 
   /** A client's CommandComplete in transaction mode: SET or RESET may have changed a session setting. */
