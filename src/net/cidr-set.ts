@@ -1,6 +1,6 @@
 // A set of IPv4/IPv6 CIDRs compiled into sorted, merged ranges, so membership is a binary search however long the list.
 import ipaddr from 'ipaddr.js';
-import { parseIp, parseIpCidr } from './ip.js';
+import { ipv4Value, parseIp, parseIpCidr } from './ip.js';
 
 /** One parsed entry: the text the admin wrote and its normalised form. */
 export interface CidrEntry {
@@ -125,6 +125,8 @@ export class CidrSet {
 
   /** Whether the address is inside any entry; IPv4-mapped IPv6 is matched as IPv4. Invalid text is never inside. */
   has(address: string): boolean {
+    const quad = ipv4Value(address);
+    if (quad >= 0) return this.v4.has(BigInt(quad));
     let addr: ipaddr.IPv4 | ipaddr.IPv6;
     try {
       addr = parseIp(address);

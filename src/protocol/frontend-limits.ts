@@ -8,14 +8,20 @@ export const MAX_FRONTEND_MESSAGE = 0x3fffffff;
 const SMALL_MESSAGE = 10_000;
 
 /** Messages that may be large; any other type past SMALL_MESSAGE is refused, as PostgreSQL refuses it. */
-const LARGE_TYPES = new Set<number>([F.Query, F.Parse, F.Bind, F.FunctionCall, F.CopyData]);
+const LARGE_TYPES = [F.Query, F.Parse, F.Bind, F.FunctionCall, F.CopyData];
 
 /** Message types a client may send once logged in; anything else makes PostgreSQL end the connection. */
-const KNOWN_TYPES = new Set<number>([F.Bind, F.Close, F.CopyData, F.CopyDone, F.CopyFail, F.Describe, F.Execute, F.Flush, F.FunctionCall, F.Parse, F.Query, F.Sync, F.Terminate]);
+const KNOWN_TYPES = [F.Bind, F.Close, F.CopyData, F.CopyDone, F.CopyFail, F.Describe, F.Execute, F.Flush, F.FunctionCall, F.Parse, F.Query, F.Sync, F.Terminate];
+
+/** By type byte: 0 unknown, 1 known, 2 known and may be large (a table lookup for every client message, not a hash). */
+const KIND = new Uint8Array(256);
+for (const t of KNOWN_TYPES) KIND[t] = 1;
+for (const t of LARGE_TYPES) KIND[t] = 2;
 
 /** Why PostgreSQL would refuse this message header (08P01), or undefined; `length` counts the length field too. */
 export function frontendMessageProblem(type: number, length: number): string | undefined {
-  if (!KNOWN_TYPES.has(type)) return `invalid frontend message type ${type}`;
-  if (length > SMALL_MESSAGE && !LARGE_TYPES.has(type)) return `invalid message length ${length} for message type ${type}`;
+  const kind = KIND[type];
+  if (kind === 0 || kind === undefined) return `invalid frontend message type ${type}`;
+  if (length > SMALL_MESSAGE && kind !== 2) return `invalid message length ${length} for message type ${type}`;
   return undefined;
 }

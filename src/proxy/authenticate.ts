@@ -5,6 +5,7 @@ import { ClientError } from '../errors.js';
 import { Frontend } from '../protocol/index.js';
 import type { LogLike } from '../observability/index.js';
 import type { PacketReader } from './packet-reader.js';
+import { loginDeadlines } from './janitor.js';
 
 /** Password/SASL messages are small; anything larger is not a login. */
 const MAX_AUTH_MESSAGE = 8192;
@@ -46,15 +47,20 @@ export async function authenticateClient(
   hooks: AuthHooks = NO_HOOKS,
 ): Promise<UpstreamSecret> {
   const auth = new ClientAuthenticator({ method: tenant.auth.method, credentials, tenantId: tenant.id, user });
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new ClientError('AUTH_TIMEOUT', 'canceling authentication due to timeout')), tenant.auth.timeout);
+  return new Promise<UpstreamSecret>((resolve, reject) => {
+    const deadline = { due: Date.now() + tenant.auth.timeout, expire: () => reject(new ClientError('AUTH_TIMEOUT', 'canceling authentication due to timeout')) };
+    loginDeadlines.add(deadline);
+    exchange(socket, reader, auth, tenant, log, hooks).then(
+      (secret) => {
+        loginDeadlines.delete(deadline);
+        resolve(secret);
+      },
+      (err: unknown) => {
+        loginDeadlines.delete(deadline);
+        reject(err);
+      },
+    );
   });
-  try {
-    return await Promise.race([exchange(socket, reader, auth, tenant, log, hooks), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 async function exchange(socket: Socket, reader: PacketReader, auth: ClientAuthenticator, tenant: AuthTarget, log: LogLike, hooks: AuthHooks): Promise<UpstreamSecret> {

@@ -16,6 +16,7 @@ import type { PacketReader } from './packet-reader.js';
 import type { CancelRouter } from './cancel-router.js';
 import type { CredentialSource, UpstreamSecret } from '../auth/index.js';
 import type { OpenSession } from './session-registry.js';
+import { loginDeadlines } from './janitor.js';
 
 /** Decides whether a client address may reach a tenant; undefined means allowed. */
 export interface AccessCheck {
@@ -170,13 +171,16 @@ export async function handleConnection(raw: Socket, deps: FrontDoorDeps): Promis
   raw.setKeepAlive(true, 60_000);
   raw.on('error', ignore);
   let timedOut = false;
-  const startupTimer = setTimeout(() => {
-    timedOut = true;
-    log.info({ event: 'refused', reason: 'startup_timeout', code: 'STARTUP_TIMEOUT', sqlstate: '08P01' }, 'connection refused: startup did not complete in time');
-    metrics.connectionsRefused.inc({ reason: 'startup_timeout', tenant: tenantId });
-    refuse(clientSocket, new ClientError('STARTUP_TIMEOUT', 'canceling authentication due to timeout'));
-  }, config.startup.timeout + (config.proxyProtocol.mode === 'off' ? 0 : config.proxyProtocol.headerTimeout));
-  startupTimer.unref();
+  const startupTimer = {
+    due: acceptedAt + config.startup.timeout + (config.proxyProtocol.mode === 'off' ? 0 : config.proxyProtocol.headerTimeout),
+    expire: () => {
+      timedOut = true;
+      log.info({ event: 'refused', reason: 'startup_timeout', code: 'STARTUP_TIMEOUT', sqlstate: '08P01' }, 'connection refused: startup did not complete in time');
+      metrics.connectionsRefused.inc({ reason: 'startup_timeout', tenant: tenantId });
+      refuse(clientSocket, new ClientError('STARTUP_TIMEOUT', 'canceling authentication due to timeout'));
+    },
+  };
+  loginDeadlines.add(startupTimer);
   try {
     const proxy = await readProxyHeader(raw, {
       mode: config.proxyProtocol.mode,
@@ -186,7 +190,7 @@ export async function handleConnection(raw: Socket, deps: FrontDoorDeps): Promis
     if (proxy.local) {
       if (proxy.header) metrics.proxyHeaders.inc({ version: String(proxy.header.version), family: 'local' });
       log.debug({ event: 'health_check' }, 'PROXY LOCAL health check');
-      clearTimeout(startupTimer);
+      loginDeadlines.delete(startupTimer);
       raw.end();
       return;
     }
@@ -198,7 +202,7 @@ export async function handleConnection(raw: Socket, deps: FrontDoorDeps): Promis
 
     const st = await negotiateStartup(raw, proxy.rest, { maxPacketSize: config.startup.maxPacketSize, secureContext: deps.secureContext });
     if (st.kind === 'cancel') {
-      clearTimeout(startupTimer);
+      loginDeadlines.delete(startupTimer);
       deps.cancels.route(st.key.pid, st.key.secret, clientIp, log);
       raw.destroy();
       return;
@@ -212,7 +216,7 @@ export async function handleConnection(raw: Socket, deps: FrontDoorDeps): Promis
       if (!st.tls && config.tls.requireTls) throw new ClientError('TLS_REQUIRED', 'connection without TLS is not allowed', { hint: 'Connect with sslmode=require.' });
       const denied = door.check(clientIp);
       if (denied) throw denied;
-      clearTimeout(startupTimer);
+      loginDeadlines.delete(startupTimer);
       await authenticateClient(clientSocket, st.reader, door.authTarget, user, door.credentials, log);
       log.info({ event: 'accepted', tls: st.tls, database: st.params.get('database') }, 'console connection accepted');
       const end = await door.serve({ socket: clientSocket, reader: st.reader, user, clientIp, tls: st.tls, log });
@@ -234,7 +238,7 @@ export async function handleConnection(raw: Socket, deps: FrontDoorDeps): Promis
     if (admitted instanceof ClientError) throw admitted;
     releaseAdmission = admitted.release;
 
-    clearTimeout(startupTimer);
+    loginDeadlines.delete(startupTimer);
     let greeting: Buffer | undefined;
     const secret = await authenticateClient(clientSocket, st.reader, tenant, user, deps.credentials, log, {
       onFailure: () => deps.bans.recordFailure(tenant, clientIp),
@@ -257,7 +261,7 @@ export async function handleConnection(raw: Socket, deps: FrontDoorDeps): Promis
     if (clientSocket === raw) raw.off('error', ignore);
     session.serve();
   } catch (err) {
-    clearTimeout(startupTimer);
+    loginDeadlines.delete(startupTimer);
     releaseAdmission?.();
     // The timeout already refused the client and logged it; what failed afterwards is the closing socket.
     if (timedOut) {

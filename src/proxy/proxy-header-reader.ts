@@ -4,6 +4,7 @@ import { ClientError, PgporterError } from '../errors.js';
 import { normaliseIp } from '../net/index.js';
 import { ProxyHeaderFramer } from './proxy-header-framer.js';
 import { decodeProxyHeader, type ProxyHeader } from './proxy-header-decode.js';
+import { loginDeadlines } from './janitor.js';
 
 /**
  * `required`: every connection must come from a trusted proxy and start with a header.
@@ -76,7 +77,7 @@ export function readProxyHeader(socket: Socket, opts: ReadProxyHeaderOptions): P
 
     const finish = (): void => {
       settled = true;
-      clearTimeout(timer);
+      loginDeadlines.delete(deadline);
       socket.off('data', onData);
       socket.off('end', onEnd);
       socket.off('close', onClose);
@@ -137,9 +138,11 @@ export function readProxyHeader(socket: Socket, opts: ReadProxyHeaderOptions): P
     const onClose = (): void => fail(clientGone('client connection closed before its PROXY protocol header was read'));
     const onError = (err: Error): void => fail(clientGone(`client connection failed before its PROXY protocol header was read: ${err.message}`, err));
 
-    const timer = setTimeout(() => {
-      fail(new ClientError('PROXY_HEADER_TIMEOUT', `timed out after ${opts.timeoutMs} ms waiting for the PROXY protocol header`));
-    }, opts.timeoutMs);
+    const deadline = {
+      due: Date.now() + opts.timeoutMs,
+      expire: () => fail(new ClientError('PROXY_HEADER_TIMEOUT', `timed out after ${opts.timeoutMs} ms waiting for the PROXY protocol header`)),
+    };
+    loginDeadlines.add(deadline);
 
     socket.on('data', onData);
     socket.on('end', onEnd);
