@@ -1,0 +1,124 @@
+// The pgbench workloads of `npm run bench` and the alternating rounds that run each on every target, with the pooler's CPU per transaction.
+import { quantile, runPgbench } from './pgbench-run.js';
+import { cpuDuring } from './proc-tree.js';
+import { USER, type Target } from './targets.js';
+
+/** Which set of targets a workload runs against. */
+export type TargetSet = 'plain' | 'haproxy' | 'tls';
+
+export interface Workload {
+  /** Key for BENCH_ONLY. */
+  id: string;
+  title: string;
+  /** For the chart's small headers. */
+  short: string;
+  /** pgbench arguments besides connection, duration and logging. */
+  args: string[];
+  targets: TargetSet;
+  sslmode: 'disable' | 'require';
+  /** A new connection per transaction (-C): its rate is the connect rate. */
+  connect: boolean;
+}
+
+const sel = (mode: string, clients: number) => ['-S', '-M', mode, '-c', String(clients), '-j', '2'];
+
+export const WORKLOADS: readonly Workload[] = [
+  { id: 'simple', short: 'select, simple, 50', title: 'select-only, simple, 50 clients', args: sel('simple', 50), targets: 'plain', sslmode: 'disable', connect: false },
+  { id: 'extended', short: 'select, extended, 50', title: 'select-only, extended, 50 clients', args: sel('extended', 50), targets: 'plain', sslmode: 'disable', connect: false },
+  { id: 'prepared', short: 'select, prepared, 50', title: 'select-only, prepared, 50 clients', args: sel('prepared', 50), targets: 'plain', sslmode: 'disable', connect: false },
+  { id: 'tpcb', short: 'tpcb-like, 20', title: 'tpcb-like, 20 clients', args: ['-M', 'simple', '-c', '20', '-j', '2'], targets: 'plain', sslmode: 'disable', connect: false },
+  { id: 'many', short: 'select, 400 on pool 20', title: 'select-only, 400 clients on pool 20', args: sel('simple', 400), targets: 'plain', sslmode: 'disable', connect: false },
+  { id: 'connect', short: '-C, 10', title: 'new connection per transaction (-C), 10 clients', args: ['-C', ...sel('simple', 10)], targets: 'plain', sslmode: 'disable', connect: true },
+  { id: 'proxy', short: '-C, 10, PROXY v2 (haproxy)', title: '-C, 10 clients, PROXY v2 header via haproxy', args: ['-C', ...sel('simple', 10)], targets: 'haproxy', sslmode: 'disable', connect: true },
+  { id: 'tls', short: '-C, 10, TLS', title: '-C, 10 clients, TLS (sslmode=require)', args: ['-C', ...sel('simple', 10)], targets: 'tls', sslmode: 'require', connect: true },
+];
+
+/** One workload on one target, all rounds together. */
+export interface Cell {
+  workload: string;
+  target: string;
+  rounds: number;
+  /** Mean of the rounds; null when pgbench failed (see error). */
+  tps: number | null;
+  p50Ms: number | null;
+  p99Ms: number | null;
+  transactions: number;
+  failed: number;
+  /** Pooler process tree CPU per transaction (null: no pooler, e.g. direct). */
+  poolerCpuMicrosPerTx: number | null;
+  /** haproxy's CPU per transaction, where it is in front. */
+  haproxyCpuMicrosPerTx: number | null;
+  error?: string;
+}
+
+interface Acc {
+  tps: number[];
+  latencies: number[];
+  transactions: number;
+  failed: number;
+  poolerCpu: number;
+  haproxyCpu: number;
+  error?: string;
+}
+
+/** `targets` rotated by `round`, so each one goes first, second, ... in turn and drift favours none. */
+export function rotate<T>(targets: readonly T[], round: number): T[] {
+  const k = round % Math.max(1, targets.length);
+  return [...targets.slice(k), ...targets.slice(0, k)];
+}
+
+export interface RoundsOptions {
+  rounds: number;
+  seconds: number;
+  targetsOf(set: TargetSet): Target[];
+  progress(line: string): void;
+}
+
+/** Runs every workload on every target of its set, round after round, the target order rotating each round. */
+export async function runRounds(workloads: readonly Workload[], opts: RoundsOptions): Promise<Cell[]> {
+  const acc = new Map<string, Acc>();
+  const key = (w: Workload, t: Target) => `${w.id}\0${t.label}`;
+  for (let round = 0; round < opts.rounds; round++) {
+    for (const w of workloads) {
+      for (const t of rotate(opts.targetsOf(w.targets), round)) {
+        const roots = [t.poolerPid, t.haproxyPid].filter((p): p is number => p !== undefined);
+        const conn = ['-h', '127.0.0.1', '-p', String(t.port), '-U', USER, 'postgres'];
+        const { result: r, cpuMicros } = await cpuDuring(roots, () => runPgbench([...w.args, ...conn], opts.seconds, { PGSSLMODE: w.sslmode }));
+        let a = acc.get(key(w, t));
+        if (!a) acc.set(key(w, t), (a = { tps: [], latencies: [], transactions: 0, failed: 0, poolerCpu: 0, haproxyCpu: 0 }));
+        if (r.error !== undefined) a.error ??= r.error;
+        else {
+          a.tps.push(r.tps);
+          for (const l of r.latenciesUs) a.latencies.push(l);
+          a.transactions += r.transactions;
+          a.failed += r.failed;
+          if (t.poolerPid !== undefined) a.poolerCpu += cpuMicros[0]!;
+          if (t.haproxyPid !== undefined) a.haproxyCpu += cpuMicros[roots.length - 1]!;
+        }
+        opts.progress(`round ${round + 1}/${opts.rounds} ${w.id} ${t.label}: ${r.error ? `failed: ${r.error}` : `${r.tps.toFixed(0)} tps`}`);
+      }
+    }
+  }
+  const cells: Cell[] = [];
+  for (const w of workloads) {
+    for (const t of opts.targetsOf(w.targets)) {
+      const a = acc.get(key(w, t))!;
+      const ok = a.tps.length > 0 && a.error === undefined;
+      const perTx = (cpu: number, has: boolean) => (ok && has && a.transactions > 0 ? cpu / a.transactions : null);
+      cells.push({
+        workload: w.id,
+        target: t.label,
+        rounds: a.tps.length,
+        tps: ok ? a.tps.reduce((x, y) => x + y, 0) / a.tps.length : null,
+        p50Ms: ok && a.latencies.length ? quantile(a.latencies, 0.5) / 1000 : null,
+        p99Ms: ok && a.latencies.length ? quantile(a.latencies, 0.99) / 1000 : null,
+        transactions: a.transactions,
+        failed: a.failed,
+        poolerCpuMicrosPerTx: perTx(a.poolerCpu, t.poolerPid !== undefined),
+        haproxyCpuMicrosPerTx: perTx(a.haproxyCpu, t.haproxyPid !== undefined),
+        ...(a.error !== undefined ? { error: a.error } : {}),
+      });
+    }
+  }
+  return cells;
+}
