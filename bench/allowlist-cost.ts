@@ -120,7 +120,7 @@ async function connectionCost(pooler: PoolerOptions, rules: string[], outcome: '
 }
 
 /** Each check is timed for this much CPU. */
-const CHECK_BUDGET_MS = 300;
+const CHECK_BUDGET_MS = 200;
 
 export async function allowlistCost(pooler: PoolerOptions, rules: number, connections: number): Promise<AllowlistResult> {
   const list = makeRules(rules);

@@ -60,8 +60,12 @@ export async function runPgbench(args: string[], seconds: number, env: NodeJS.Pr
     const transactions = num(/number of transactions actually processed: (\d+)/);
     const failed = num(/number of failed transactions: (\d+)/);
     const aborted = /^pgbench: error: .*$/m.exec(r.stderr)?.[0] ?? (r.code !== 0 ? r.stderr.trim().split('\n').at(-1) || `exit code ${r.code}` : undefined);
+    if (aborted === undefined && transactions === 0) {
+      // pgbench's -T clock runs while it connects its clients one by one; slow backend starts can use it all up.
+      return { error: `no transaction completed in ${seconds} s (connecting the clients took that long)`, tps: 0, transactions: 0, failed: 0, latenciesUs: [] };
+    }
     if (aborted !== undefined || !Number.isFinite(tps)) {
-      return { error: (aborted ?? 'no tps in the output').replace(/^pgbench: error: /, '').slice(0, 200), tps: 0, transactions: 0, failed: 0, latenciesUs: [] };
+      return { error: (aborted ?? `no tps in the output: ${(r.stderr + r.stdout).trim().split('\n').slice(-3).join(' / ')}`).replace(/^pgbench: error: /, '').slice(0, 200), tps: 0, transactions: 0, failed: 0, latenciesUs: [] };
     }
     return { tps, transactions, failed: Number.isFinite(failed) ? failed : 0, latenciesUs: readLatencies(dir.path) };
   } finally {
