@@ -4,13 +4,15 @@
 // BENCH_IDLE_CLIENTS [10000; 0 skips], BENCH_IDLE_SETTLE_MS [6000], BENCH_ALLOWLIST_RULES [10000; 0 skips],
 // BENCH_ALLOWLIST_CONNECTIONS [2000], BENCH_OUT [bench/ of this checkout: where the three files go].
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { makeCert } from '../test/fixtures/certs.js';
 import { PostgresFixture, pgBinDir } from '../test/fixtures/postgres.js';
 import { allowlistCost } from './allowlist-cost.js';
 import { renderChart } from './chart.js';
-import { IDLE_DEFAULTS, measureIdle, type IdleResult } from './idle-measure.js';
+import { IDLE_DEFAULTS, measureIdle, warmUp, type IdleResult } from './idle-measure.js';
+import { sleep } from '../test/fixtures/ports.js';
 import { describeMachine } from './machine.js';
 import { initPgbench } from './pgbench-run.js';
 import { judgeGoals } from './goals.js';
@@ -55,6 +57,7 @@ const progress = (line: string) => process.stderr.write(`[bench ${new Date().toI
 
 async function main(): Promise<void> {
   const t0 = performance.now();
+  const loadStart = loadavg()[0]!;
   // A fresh shell after .ci/run's installs has neither Debian's sbin (pgbouncer, haproxy) nor PostgreSQL's bin on PATH.
   process.env.PATH = [process.env.PATH, '/usr/sbin', pgBinDir()].filter(Boolean).join(delimiter);
   const settings = readSettings();
@@ -75,15 +78,15 @@ async function main(): Promise<void> {
     const pg = await PostgresFixture.start({ ssl: cert, conf: [`max_connections = ${400 + 8 * settings.pool + 20}`] });
     cleanups.unshift(() => pg.destroy());
     const base = cleanups.length;
+    const started = async (t: Promise<Target>) => {
+      const target = await t;
+      cleanups.unshift(() => target.stop());
+      return target;
+    };
     const pooler: PoolerOptions = { pgPort: pg.port, pool: settings.pool, maxClients, tls: cert };
     if (workloads.length) {
       progress(`pgbench -i -s ${settings.scale}`);
       await initPgbench(['-h', '127.0.0.1', '-p', String(pg.port), '-U', USER, 'postgres'], settings.scale);
-      const started = async (t: Promise<Target>) => {
-        const target = await t;
-        cleanups.unshift(() => target.stop());
-        return target;
-      };
       const plain = [
         directTarget(pg.port),
         await started(startPgbouncer(pooler)),
@@ -98,22 +101,27 @@ async function main(): Promise<void> {
           behindHaproxy.push(await started(startHaproxy(porter, 'v2')));
         }
       }
-      const targetsOf = (set: TargetSet) => (set === 'haproxy' ? behindHaproxy : plain);
+      // Over TLS the poolers are compared; PostgreSQL's own TLS handshake on top of its fork per connection would only pad the run.
+      const targetsOf = (set: TargetSet) => (set === 'haproxy' ? behindHaproxy : set === 'tls' ? plain.slice(1) : plain);
       cells = await runRounds(workloads, { rounds: settings.rounds, seconds: settings.seconds, targetsOf, progress });
     }
     // The workload targets go before idle clients are counted, so they take no CPU or memory from the measurement.
     await stopUntil(base);
     if (settings.idleClients > 0) {
       const opts = { ...IDLE_DEFAULTS, clients: settings.idleClients, warmupSettleMs: settings.idleSettleMs, settleMs: Math.min(IDLE_DEFAULTS.settleMs, settings.idleSettleMs) };
-      for (const start of [() => startPgbouncer(pooler), () => startPgporter({ ...pooler, workers: 1, proxyProtocol: 'off' }), () => startPgporter({ ...pooler, workers: 2, proxyProtocol: 'off' })]) {
-        const target = await start();
-        try {
-          progress(`idle clients: ${target.label}, ${opts.clients}`);
-          idle.push(await measureIdle(target, opts));
-        } finally {
-          await target.stop();
-        }
+      const poolers = [
+        await started(startPgbouncer(pooler)),
+        await started(startPgporter({ ...pooler, workers: 1, proxyProtocol: 'off' })),
+        await started(startPgporter({ ...pooler, workers: 2, proxyProtocol: 'off' })),
+      ];
+      // All warm up first and settle once; an idle pooler costs the one being measured nothing.
+      for (const p of poolers) await warmUp(p, opts);
+      await sleep(opts.warmupSettleMs);
+      for (const p of poolers) {
+        progress(`idle clients: ${p.label}, ${opts.clients}`);
+        idle.push(await measureIdle(p, opts));
       }
+      await stopUntil(base);
     }
     if (settings.allowlistRules > 0) {
       progress(`allowlist: ${settings.allowlistRules} rules`);
@@ -129,6 +137,7 @@ async function main(): Promise<void> {
     wallSeconds: (performance.now() - t0) / 1000,
     settings: settingsOut,
     machine: describeMachine(),
+    load: { start: loadStart, end: loadavg()[0]! },
     workloads: workloads.map((w) => ({ id: w.id, title: w.title, short: w.short })),
     cells,
     idle,

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { PostgresFixture } from '../test/fixtures/postgres.js';
 import { sleep, waitFor } from '../test/fixtures/ports.js';
 import { constructorTotals, perUnitGrowth, type ConstructorTotal } from './heap-snapshot.js';
-import { IDLE_DEFAULTS, measureIdle, type IdleOptions, type IdleResult } from './idle-measure.js';
+import { IDLE_DEFAULTS, measureIdle, warmUp, type IdleOptions, type IdleResult } from './idle-measure.js';
 import { closeAll, loginMany } from './raw-clients.js';
 import { heapTable, idleTable } from './report-tables.js';
 import { startPgbouncer, startPgporter, type Target } from './targets.js';
@@ -41,9 +41,7 @@ async function heapSnapshot(p: Target): Promise<string> {
 async function heapPerClient(pgPort: number, n: number): Promise<ConstructorTotal[]> {
   const porter = await startPgporter({ pgPort, pool: POOL, maxClients: n + OPTS.warmup + 100, workers: 1, proxyProtocol: 'off' });
   try {
-    const warm = await loginMany(porter.port, OPTS.warmup, OPTS.concurrency);
-    await closeAll(warm.sockets);
-    await waitFor(async () => (await porter.active!()) === 0, 'pgporter to drop the warm-up clients', 15_000, 100);
+    await warmUp(porter, OPTS);
     await sleep(OPTS.warmupSettleMs);
     const before = constructorTotals(await heapSnapshot(porter));
     const { sockets } = await loginMany(porter.port, n, OPTS.concurrency);
@@ -73,6 +71,8 @@ async function main(): Promise<void> {
     for (const start of starts) {
       const target = await start();
       try {
+        await warmUp(target, OPTS);
+        await sleep(OPTS.warmupSettleMs);
         results.push(await measureIdle(target, OPTS));
         process.stderr.write(`${target.label}: ${JSON.stringify(results.at(-1))}\n`);
       } finally {

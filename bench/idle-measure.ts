@@ -1,5 +1,4 @@
 // Measures what idle clients cost a pooler: N clients log in and sit idle; login rate, RSS per client and CPU per login over its process tree.
-import type { Socket } from 'node:net';
 import { sleep, waitFor } from '../test/fixtures/ports.js';
 import { sampleTree } from './proc-tree.js';
 import { closeAll, loginMany } from './raw-clients.js';
@@ -9,7 +8,7 @@ export interface IdleOptions {
   clients: number;
   /** Logins in flight at once. */
   concurrency: number;
-  /** Clients logged in and out first, so server connections, JIT and first allocations are not counted as an idle client's. */
+  /** Clients logged in and out first (warmUp). */
   warmup: number;
   /** Wait after the warm-up clients leave (pgporter keeps a closed client's objects up to 5 s: END_WAIT_MS). */
   warmupSettleMs: number;
@@ -32,25 +31,25 @@ export interface IdleResult {
 
 export const IDLE_DEFAULTS: IdleOptions = { clients: 10_000, concurrency: 200, warmup: 200, warmupSettleMs: 6000, settleMs: 2000 };
 
-/** Closes the warm-up clients and waits until the pooler has let go of them, so their memory is not counted as baseline. */
-async function closeWarmup(target: Target, sockets: Socket[], settleMs: number): Promise<void> {
-  await closeAll(sockets);
+/**
+ * Logs warm-up clients in and out and waits until the pooler has let go of them, so server connections, JIT and first
+ * allocations are not counted as an idle client's. Wait `opts.warmupSettleMs` after this (once for several targets).
+ */
+export async function warmUp(target: Target, opts: IdleOptions): Promise<void> {
+  const warm = await loginMany(target.port, opts.warmup, opts.concurrency);
+  await closeAll(warm.sockets);
   if (target.active) await waitFor(async () => (await target.active!()) === 0, `${target.label} to drop the warm-up clients`, 15_000, 100);
-  await sleep(settleMs);
 }
 
-/** Logs `opts.clients` idle clients into `target` (a pooler: it must have a poolerPid) and closes them again. */
-export async function measureIdle(target: Target, opts: IdleOptions, beforeClose?: () => Promise<void>): Promise<IdleResult> {
+/** Logs `opts.clients` idle clients into a warmed-up `target` (a pooler: it must have a poolerPid) and closes them again. */
+export async function measureIdle(target: Target, opts: IdleOptions): Promise<IdleResult> {
   const root = target.poolerPid;
   if (root === undefined) throw new Error(`${target.label}: no pooler process to measure`);
-  const warm = await loginMany(target.port, opts.warmup, opts.concurrency);
-  await closeWarmup(target, warm.sockets, opts.warmupSettleMs);
   const before = sampleTree(root);
   const { sockets, seconds } = await loginMany(target.port, opts.clients, opts.concurrency);
   const cpuAfter = sampleTree(root).cpuMicros;
   await sleep(opts.settleMs);
   const after = sampleTree(root);
-  await beforeClose?.();
   await closeAll(sockets);
   return {
     target: target.label,

@@ -28,7 +28,8 @@ function exec(args: string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promis
 
 /** `pgbench -i` at `scale`; throws on failure. */
 export async function initPgbench(conn: string[], scale: number): Promise<void> {
-  const r = await exec(['-i', '-q', '-s', String(scale), ...conn], { PGSSLMODE: 'disable' }, 600_000);
+  // Server-side generation (G) instead of client-side (g): the same tables, several times faster to make.
+  const r = await exec(['-i', '-q', '-I', 'dtGvp', '-s', String(scale), ...conn], { PGSSLMODE: 'disable' }, 600_000);
   if (r.code !== 0) throw new Error(`pgbench -i failed: ${r.stderr}`);
 }
 

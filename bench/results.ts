@@ -39,6 +39,8 @@ export interface BenchResults {
   wallSeconds: number;
   settings: Settings;
   machine: Machine;
+  /** 1-minute load average when the run began and ended: other work on the machine shows here. */
+  load: { start: number; end: number };
   workloads: Array<{ id: string; title: string; short: string }>;
   cells: Cell[];
   idle: IdleResult[];
