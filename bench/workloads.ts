@@ -16,21 +16,19 @@ export interface Workload {
   args: string[];
   targets: TargetSet;
   sslmode: 'disable' | 'require';
-  /** A new connection per transaction (-C): its rate is the connect rate. */
-  connect: boolean;
 }
 
 const sel = (mode: string, clients: number) => ['-S', '-M', mode, '-c', String(clients), '-j', '2'];
 
 export const WORKLOADS: readonly Workload[] = [
-  { id: 'simple', short: 'select, simple, 50', title: 'select-only, simple, 50 clients', args: sel('simple', 50), targets: 'plain', sslmode: 'disable', connect: false },
-  { id: 'extended', short: 'select, extended, 50', title: 'select-only, extended, 50 clients', args: sel('extended', 50), targets: 'plain', sslmode: 'disable', connect: false },
-  { id: 'prepared', short: 'select, prepared, 50', title: 'select-only, prepared, 50 clients', args: sel('prepared', 50), targets: 'plain', sslmode: 'disable', connect: false },
-  { id: 'tpcb', short: 'tpcb-like, 20', title: 'tpcb-like, 20 clients', args: ['-M', 'simple', '-c', '20', '-j', '2'], targets: 'plain', sslmode: 'disable', connect: false },
-  { id: 'many', short: 'select, 400 on pool 20', title: 'select-only, 400 clients on pool 20', args: sel('simple', 400), targets: 'plain', sslmode: 'disable', connect: false },
-  { id: 'connect', short: '-C, 10', title: 'new connection per transaction (-C), 10 clients', args: ['-C', ...sel('simple', 10)], targets: 'plain', sslmode: 'disable', connect: true },
-  { id: 'proxy', short: '-C, 10, PROXY v2 (haproxy)', title: '-C, 10 clients, PROXY v2 header via haproxy', args: ['-C', ...sel('simple', 10)], targets: 'haproxy', sslmode: 'disable', connect: true },
-  { id: 'tls', short: '-C, 10, TLS', title: '-C, 10 clients, TLS (sslmode=require)', args: ['-C', ...sel('simple', 10)], targets: 'tls', sslmode: 'require', connect: true },
+  { id: 'simple', short: 'select, simple, 50', title: 'select-only, simple, 50 clients', args: sel('simple', 50), targets: 'plain', sslmode: 'disable' },
+  { id: 'extended', short: 'select, extended, 50', title: 'select-only, extended, 50 clients', args: sel('extended', 50), targets: 'plain', sslmode: 'disable' },
+  { id: 'prepared', short: 'select, prepared, 50', title: 'select-only, prepared, 50 clients', args: sel('prepared', 50), targets: 'plain', sslmode: 'disable' },
+  { id: 'tpcb', short: 'tpcb-like, 20', title: 'tpcb-like, 20 clients', args: ['-M', 'simple', '-c', '20', '-j', '2'], targets: 'plain', sslmode: 'disable' },
+  { id: 'many', short: 'select, 400 on pool 20', title: 'select-only, 400 clients on pool 20', args: sel('simple', 400), targets: 'plain', sslmode: 'disable' },
+  { id: 'connect', short: '-C, 10', title: 'new connection per transaction (-C), 10 clients', args: ['-C', ...sel('simple', 10)], targets: 'plain', sslmode: 'disable' },
+  { id: 'proxy', short: '-C, 10, PROXY v2 (haproxy)', title: '-C, 10 clients, PROXY v2 header via haproxy', args: ['-C', ...sel('simple', 10)], targets: 'haproxy', sslmode: 'disable' },
+  { id: 'tls', short: '-C, 10, TLS', title: '-C, 10 clients, TLS (sslmode=require)', args: ['-C', ...sel('simple', 10)], targets: 'tls', sslmode: 'require' },
 ];
 
 /** One workload on one target, all rounds together. */
