@@ -1,5 +1,5 @@
 // `npm run bench`: every workload on direct, PgBouncer and pgporter (1 and 2 workers), idle clients and allowlist cost; writes RESULTS.md, results.json and results.svg.
-// Environment (defaults in brackets; any other value labels the run short): BENCH_SECONDS [8], BENCH_ROUNDS [3],
+// Environment (defaults in brackets; any other value labels the run short): BENCH_SECONDS [8], BENCH_ROUNDS [3], BENCH_WARMUP_SECONDS [2],
 // BENCH_ONLY [all: simple,extended,prepared,tpcb,many,connect,proxy,tls], BENCH_SCALE [10], BENCH_POOL [20],
 // BENCH_IDLE_CLIENTS [10000; 0 skips], BENCH_IDLE_SETTLE_MS [6000], BENCH_ALLOWLIST_RULES [10000; 0 skips],
 // BENCH_ALLOWLIST_CONNECTIONS [2000], BENCH_OUT [bench/ of this checkout: where the three files go].
@@ -19,10 +19,10 @@ import { judgeGoals } from './goals.js';
 import type { BenchResults, Settings } from './results.js';
 import { previousNotes, reportSections, resultsMarkdown } from './results-md.js';
 import { directTarget, startHaproxy, startPgbouncer, startPgporter, USER, type PoolerOptions, type Target } from './targets.js';
-import { runRounds, WORKLOADS, type TargetSet } from './workloads.js';
+import { runRounds, warmUpTargets, WORKLOADS, type TargetSet } from './workloads.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '../..');
-const DEFAULTS = { seconds: 8, rounds: 3, scale: 10, pool: 20, idleClients: 10_000, idleSettleMs: 6000, allowlistRules: 10_000, allowlistConnections: 2000 };
+const DEFAULTS = { seconds: 8, rounds: 3, warmupSeconds: 2, scale: 10, pool: 20, idleClients: 10_000, idleSettleMs: 6000, allowlistRules: 10_000, allowlistConnections: 2000 };
 
 function numberEnv(name: string, fallback: number): number {
   const raw = process.env[name];
@@ -40,6 +40,7 @@ function readSettings(): Settings & { idleSettleMs: number; out: string } {
   const s = {
     seconds: numberEnv('BENCH_SECONDS', DEFAULTS.seconds),
     rounds: numberEnv('BENCH_ROUNDS', DEFAULTS.rounds),
+    warmupSeconds: numberEnv('BENCH_WARMUP_SECONDS', DEFAULTS.warmupSeconds),
     scale: numberEnv('BENCH_SCALE', DEFAULTS.scale),
     pool: numberEnv('BENCH_POOL', DEFAULTS.pool),
     workloads: only.length ? known.filter((id) => only.includes(id)) : known,
@@ -103,6 +104,10 @@ async function main(): Promise<void> {
       }
       // Over TLS the poolers are compared; PostgreSQL's own TLS handshake on top of its fork per connection would only pad the run.
       const targetsOf = (set: TargetSet) => (set === 'haproxy' ? behindHaproxy : set === 'tls' ? plain.slice(1) : plain);
+      if (settings.warmupSeconds > 0) {
+        progress(`warm-up: ${settings.warmupSeconds} s`);
+        await warmUpTargets([...plain.slice(1), ...behindHaproxy.slice(1)], settings.warmupSeconds);
+      }
       cells = await runRounds(workloads, { rounds: settings.rounds, seconds: settings.seconds, targetsOf, progress });
     }
     // The workload targets go before idle clients are counted, so they take no CPU or memory from the measurement.

@@ -73,6 +73,7 @@ function settingsLines(r: BenchResults): string[] {
     '',
     `- pgbench scale ${s.scale}, ${s.rounds} round(s) of ${s.seconds} s; in each round every workload runs on every target, the target order`,
     '  rotated by one each round. Workloads: ' + s.workloads.join(', ') + '.',
+    `- Before round 1, every pooler gets ${s.warmupSeconds} s of -C and ${s.warmupSeconds} s of extended-protocol select-only, unmeasured (pgporter's JIT).`,
     `- Pool ${s.pool} server connections, transaction mode, trust auth, loopback. PgBouncer: Debian's package, same pool size and client`,
     '  limit, log_connections, log_disconnections and log_stats off. pgporter: log level warn, no PROXY header (except behind haproxy,',
     '  `send-proxy-v2`), config `workers: 1` and `workers: 2` (columns `pgporter 1w`, `pgporter 2w`).',

@@ -7,6 +7,8 @@ import type { Cell } from './workloads.js';
 export interface Settings {
   seconds: number;
   rounds: number;
+  /** Unmeasured pgbench on every pooler before round 1 (each of two phases). */
+  warmupSeconds: number;
   scale: number;
   pool: number;
   /** Workload ids run (BENCH_ONLY). */

@@ -65,6 +65,17 @@ export function rotate<T>(targets: readonly T[], round: number): T[] {
   return [...targets.slice(k), ...targets.slice(0, k)];
 }
 
+/**
+ * Exercises every pooler before round 1, all at once (nothing is measured): pgporter's JIT would otherwise count
+ * against it in the first round only, and PgBouncer, compiled ahead of time, has no such start. Connects and simple
+ * queries (-C), then the extended protocol.
+ */
+export async function warmUpTargets(targets: readonly Target[], seconds: number): Promise<void> {
+  for (const args of [['-S', '-C', '-c', '4', '-j', '1'], ['-S', '-M', 'extended', '-c', '8', '-j', '1']]) {
+    await Promise.all(targets.map((t) => runPgbench([...args, '-h', '127.0.0.1', '-p', String(t.port), '-U', USER, 'postgres'], seconds, { PGSSLMODE: 'disable' })));
+  }
+}
+
 export interface RoundsOptions {
   rounds: number;
   seconds: number;
