@@ -12,13 +12,13 @@ const cellText = (s: string) => s.replace(/\|/g, '\\|');
 /** One row per workload and target, in the order given. */
 export function cellsTable(cells: Cell[], titles: Map<string, string>): string[] {
   const lines = [
-    '| workload | target | tps | p50 (ms) | p99 (ms) | failed tx | pooler CPU per tx (µs) | haproxy CPU per tx (µs) |',
-    '|---|---|---:|---:|---:|---:|---:|---:|',
+    '| workload | target | tps | tps per round | p50 (ms) | p99 (ms) | failed tx | pooler CPU per tx (µs) | haproxy CPU per tx (µs) |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const c of cells) {
     const head = `| ${titles.get(c.workload) ?? c.workload} | ${c.target} |`;
-    if (c.error !== undefined) lines.push(`${head} fails: ${cellText(c.error)} | - | - | - | - | - |`);
-    else lines.push(`${head} ${fix(c.tps, 0)} | ${fix(c.p50Ms, 3)} | ${fix(c.p99Ms, 3)} | ${c.failed} | ${fix(c.poolerCpuMicrosPerTx, 1)} | ${fix(c.haproxyCpuMicrosPerTx, 1)} |`);
+    if (c.error !== undefined) lines.push(`${head} fails: ${cellText(c.error)} | - | - | - | - | - | - |`);
+    else lines.push(`${head} ${fix(c.tps, 0)} | ${c.tpsRounds.map((x) => x.toFixed(0)).join(', ')} | ${fix(c.p50Ms, 3)} | ${fix(c.p99Ms, 3)} | ${c.failed} | ${fix(c.poolerCpuMicrosPerTx, 1)} | ${fix(c.haproxyCpuMicrosPerTx, 1)} |`);
   }
   return lines;
 }

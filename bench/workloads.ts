@@ -38,6 +38,8 @@ export interface Cell {
   rounds: number;
   /** Mean of the rounds; null when pgbench failed (see error). */
   tps: number | null;
+  /** Each round's tps, in round order: their spread says how far to trust the mean. */
+  tpsRounds: number[];
   p50Ms: number | null;
   p99Ms: number | null;
   transactions: number;
@@ -119,6 +121,7 @@ export async function runRounds(workloads: readonly Workload[], opts: RoundsOpti
         target: t.label,
         rounds: a.tps.length,
         tps: ok ? a.tps.reduce((x, y) => x + y, 0) / a.tps.length : null,
+        tpsRounds: a.tps,
         p50Ms: ok && a.latencies.length ? quantile(a.latencies, 0.5) / 1000 : null,
         p99Ms: ok && a.latencies.length ? quantile(a.latencies, 0.99) / 1000 : null,
         transactions: a.transactions,
