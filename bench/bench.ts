@@ -3,6 +3,7 @@
 // BENCH_ONLY [all: simple,extended,prepared,tpcb,many,connect,proxy,tls], BENCH_SCALE [10], BENCH_POOL [20],
 // BENCH_IDLE_CLIENTS [10000; 0 skips], BENCH_IDLE_SETTLE_MS [6000], BENCH_ALLOWLIST_RULES [10000; 0 skips],
 // BENCH_ALLOWLIST_CONNECTIONS [2000], BENCH_OUT [bench/ of this checkout: where the three files go].
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
@@ -14,7 +15,7 @@ import { renderChart } from './chart.js';
 import { IDLE_DEFAULTS, measureIdle, warmUp, type IdleResult } from './idle-measure.js';
 import { sleep } from '../test/fixtures/ports.js';
 import { describeMachine } from './machine.js';
-import { initPgbench } from './pgbench-run.js';
+import { abortPgbench, initPgbench } from './pgbench-run.js';
 import { judgeGoals } from './goals.js';
 import type { BenchResults, Settings } from './results.js';
 import { previousNotes, reportSections, resultsMarkdown } from './results-md.js';
@@ -62,6 +63,11 @@ async function main(): Promise<void> {
   // A fresh shell after .ci/run's installs has neither Debian's sbin (pgbouncer, haproxy) nor PostgreSQL's bin on PATH.
   process.env.PATH = [process.env.PATH, '/usr/sbin', pgBinDir()].filter(Boolean).join(delimiter);
   const settings = readSettings();
+  // Each idle client is a socket here too; fail now rather than with EMFILE after ten minutes of workloads.
+  const fds = Number(execFileSync('bash', ['-c', 'ulimit -n'], { encoding: 'utf8' }).trim());
+  if (Number.isFinite(fds) && fds < settings.idleClients + 1000) {
+    throw new Error(`${settings.idleClients} idle clients need more descriptors than ulimit -n (${fds}): use npm run bench, which raises it`);
+  }
   const workloads = WORKLOADS.filter((w) => settings.workloads.includes(w.id));
   const sets = new Set(workloads.map((w) => w.targets));
   const maxClients = Math.max(1000, settings.idleClients + IDLE_DEFAULTS.warmup + 100);
@@ -71,6 +77,15 @@ async function main(): Promise<void> {
   const stopUntil = async (keep: number) => {
     for (const c of cleanups.splice(0, cleanups.length - keep)) await c().catch((err) => progress(`cleanup: ${String(err)}`));
   };
+  // Interrupted (Ctrl-C, kill) or with its output closed (| head): still stop every process it started.
+  for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {});
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.once(signal, () => {
+      progress(`${signal}: stopping what the bench started`);
+      abortPgbench();
+      void stopUntil(0).finally(() => process.exit(130));
+    });
+  }
   const idle: IdleResult[] = [];
   let allowlist: BenchResults['allowlist'] = null;
   let cells: BenchResults['cells'] = [];

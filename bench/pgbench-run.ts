@@ -1,5 +1,5 @@
 // Runs pgbench once with per-transaction logs (-l) and reads back tps, transactions, failures and a sample of latencies.
-import { execFile } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from '../test/fixtures/ports.js';
@@ -17,13 +17,29 @@ export interface PgbenchOutcome {
   latenciesUs: number[];
 }
 
-function exec(args: string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<{ code: number; stdout: string; stderr: string }> {
+/** pgbench processes running now and their log directories, for abortPgbench(), after which none starts. */
+const running = new Map<ChildProcess, () => void>();
+let aborted = false;
+
+function exec(args: string[], env: NodeJS.ProcessEnv, timeoutMs: number, removeLogs = () => {}): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile('pgbench', args, { timeout: timeoutMs, maxBuffer: 16 << 20, env: { ...process.env, PGCONNECT_TIMEOUT: '30', ...env } }, (err, stdout, stderr) => {
+    const child = execFile('pgbench', args, { timeout: timeoutMs, maxBuffer: 16 << 20, env: { ...process.env, PGCONNECT_TIMEOUT: '30', ...env } }, (err, stdout, stderr) => {
+      running.delete(child);
       const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
       resolve({ code, stdout, stderr });
     });
+    running.set(child, removeLogs);
   });
+}
+
+/** Kills every pgbench still running and removes its logs: the bench was interrupted. */
+export function abortPgbench(): void {
+  aborted = true;
+  for (const [child, removeLogs] of running) {
+    child.kill('SIGKILL');
+    removeLogs();
+  }
+  running.clear();
 }
 
 /** `pgbench -i` at `scale`; throws on failure. */
@@ -52,9 +68,10 @@ function readLatencies(dir: string): number[] {
 
 /** One pgbench run of `seconds`, with `args` (workload and connection) and `env` (PGSSLMODE). Never throws. */
 export async function runPgbench(args: string[], seconds: number, env: NodeJS.ProcessEnv): Promise<PgbenchOutcome> {
+  if (aborted) return { error: 'interrupted', tps: 0, transactions: 0, failed: 0, latenciesUs: [] };
   const dir = tempDir('bench-pgbench-log');
   try {
-    const r = await exec(['-n', '-T', String(seconds), '-l', `--log-prefix=${join(dir.path, 'tx')}`, ...args], env, (seconds + 120) * 1000);
+    const r = await exec(['-n', '-T', String(seconds), '-l', `--log-prefix=${join(dir.path, 'tx')}`, ...args], env, (seconds + 120) * 1000, dir.remove);
     const out = r.stdout;
     const num = (re: RegExp) => Number(re.exec(out)?.[1] ?? Number.NaN);
     const tps = num(/^tps = ([\d.]+)/m);
