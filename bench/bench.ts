@@ -77,15 +77,20 @@ async function main(): Promise<void> {
   const stopUntil = async (keep: number) => {
     for (const c of cleanups.splice(0, cleanups.length - keep)) await c().catch((err) => progress(`cleanup: ${String(err)}`));
   };
-  // Interrupted (Ctrl-C, kill) or with its output closed (| head): still stop every process it started.
+  // Interrupted (Ctrl-C, kill) or with its output closed (| head): pgbench stops at once, the phase under way ends, no
+  // other starts, and the finally below stops every process the bench started.
   for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {});
+  let interrupted: string | undefined;
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.once(signal, () => {
+      interrupted = signal;
       progress(`${signal}: stopping what the bench started`);
       abortPgbench();
-      void stopUntil(0).finally(() => process.exit(130));
     });
   }
+  const phase = () => {
+    if (interrupted) throw new Error(`interrupted by ${interrupted}`);
+  };
   const idle: IdleResult[] = [];
   let allowlist: BenchResults['allowlist'] = null;
   let cells: BenchResults['cells'] = [];
@@ -97,6 +102,7 @@ async function main(): Promise<void> {
     const started = async (t: Promise<Target>) => {
       const target = await t;
       cleanups.unshift(() => target.stop());
+      phase();
       return target;
     };
     const pooler: PoolerOptions = { pgPort: pg.port, pool: settings.pool, maxClients, tls: cert };
@@ -127,6 +133,7 @@ async function main(): Promise<void> {
     }
     // The workload targets go before idle clients are counted, so they take no CPU or memory from the measurement.
     await stopUntil(base);
+    phase();
     if (settings.idleClients > 0) {
       const opts = { ...IDLE_DEFAULTS, clients: settings.idleClients, warmupSettleMs: settings.idleSettleMs, settleMs: Math.min(IDLE_DEFAULTS.settleMs, settings.idleSettleMs) };
       const poolers = [
@@ -138,11 +145,13 @@ async function main(): Promise<void> {
       for (const p of poolers) await warmUp(p, opts);
       await sleep(opts.warmupSettleMs);
       for (const p of poolers) {
+        phase();
         progress(`idle clients: ${p.label}, ${opts.clients}`);
         idle.push(await measureIdle(p, opts));
       }
       await stopUntil(base);
     }
+    phase();
     if (settings.allowlistRules > 0) {
       progress(`allowlist: ${settings.allowlistRules} rules`);
       allowlist = await allowlistCost({ ...pooler, tls: undefined }, settings.allowlistRules, settings.allowlistConnections);
