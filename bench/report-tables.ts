@@ -23,6 +23,25 @@ export function cellsTable(cells: Cell[], titles: Map<string, string>): string[]
   return lines;
 }
 
+/** The speed issue's own table: per workload, each pgporter column's tps as a share of PgBouncer's and the CPU per transaction of each. */
+export function summaryTable(cells: Cell[], titles: Map<string, string>): string[] {
+  const lines = [
+    '| workload | tps, pgporter 1w / PgBouncer | tps, pgporter 2w / PgBouncer | pooler CPU per tx (µs): PgBouncer | pgporter 1w | pgporter 2w |',
+    '|---|---:|---:|---:|---:|---:|',
+  ];
+  const workloads = [...new Set(cells.map((c) => c.workload))];
+  for (const w of workloads) {
+    const find = (suffix: string) => cells.find((c) => c.workload === w && (c.target === suffix || c.target.endsWith(`→ ${suffix}`)));
+    const bouncer = find('PgBouncer');
+    const share = (c: Cell | undefined) =>
+      c?.error !== undefined ? 'fails' : bouncer?.error !== undefined ? 'PgBouncer fails' : c?.tps && bouncer?.tps ? `${(c.tps / bouncer.tps).toFixed(2)}` : '-';
+    const cpu = (c: Cell | undefined) => (c?.error !== undefined ? 'fails' : fix(c?.poolerCpuMicrosPerTx, 1));
+    const [one, two] = [find('pgporter 1w'), find('pgporter 2w')];
+    lines.push(`| ${titles.get(w) ?? w} | ${share(one)} | ${share(two)} | ${bouncer ? cpu(bouncer) : '-'} | ${cpu(one)} | ${cpu(two)} |`);
+  }
+  return lines;
+}
+
 export function idleTable(results: IdleResult[]): string[] {
   return [
     '| target | processes | logins/s | RSS before (MiB) | RSS after (MiB) | RSS per idle client (bytes) | CPU per login (µs) |',

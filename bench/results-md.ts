@@ -1,6 +1,6 @@
 // Writes bench/RESULTS.md whole from a run, keeping the hand-written analysis between the notes markers of the previous file.
 import { existsSync, readFileSync } from 'node:fs';
-import { allowlistTables, cellsTable, goalsTable, idleTable } from './report-tables.js';
+import { allowlistTables, cellsTable, goalsTable, idleTable, summaryTable } from './report-tables.js';
 import type { BenchResults } from './results.js';
 
 export const NOTES_START = '<!-- notes -->';
@@ -31,6 +31,8 @@ export function reportSections(r: BenchResults): string[] {
     "pgbench's per-transaction logs (-l) of all rounds, pooler CPU is utime+stime of the pooler's process tree over all rounds divided by",
     "the transactions processed. That CPU includes the clients' logins at the start of each run (400 of them in the 400-client",
     "workload), as a pooler pays them too. A target that fails shows the error instead of figures.",
+    '',
+    ...summaryTable(r.cells, titles),
     '',
     ...cellsTable(r.cells, titles),
   ];
