@@ -23,7 +23,7 @@ const run = await new Promise<{ code: number; stdout: string; stderr: string }>(
     BENCH_OUT: out.path,
     BENCH_SECONDS: '1',
     BENCH_ROUNDS: '1',
-    BENCH_WARMUP_SECONDS: '1',
+    BENCH_WARMUP_SECONDS: '0',
     BENCH_ONLY: WORKLOADS.join(','),
     BENCH_SCALE: '1',
     BENCH_IDLE_CLIENTS: '200',
