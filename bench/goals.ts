@@ -23,7 +23,9 @@ function ratio(cells: Cell[], workload: string, target: string, pick: (c: Cell) 
   if (ours.error !== undefined) return { value: null, note: `${target} fails: ${ours.error}` };
   const a = pick(ours);
   const b = pick(theirs);
-  return a === null || b === null || b === 0 ? { value: null, note: 'no figure' } : { value: a / b };
+  if (a === null || b === null || b === 0) return { value: null, note: 'no figure' };
+  const partial = [ours, theirs].filter((c) => c.failedRounds).map((c) => `${c.target}: ${c.failedRounds!.count} round(s) failed`);
+  return { value: a / b, ...(partial.length ? { note: partial.join('; ') } : {}) };
 }
 
 export function judgeGoals(cells: Cell[], idle: IdleResult[]): Goal[] {

@@ -18,7 +18,12 @@ export function cellsTable(cells: Cell[], titles: Map<string, string>): string[]
   for (const c of cells) {
     const head = `| ${titles.get(c.workload) ?? c.workload} | ${c.target} |`;
     if (c.error !== undefined) lines.push(`${head} fails: ${cellText(c.error)} | - | - | - | - | - | - |`);
-    else lines.push(`${head} ${fix(c.tps, 0)} | ${c.tpsRounds.map((x) => x.toFixed(0)).join(', ')} | ${fix(c.p50Ms, 3)} | ${fix(c.p99Ms, 3)} | ${c.failed} | ${fix(c.poolerCpuMicrosPerTx, 1)} | ${fix(c.haproxyCpuMicrosPerTx, 1)} |`);
+    else lines.push(`${head} ${fix(c.tps, 0)} | ${c.tpsRounds.map((x) => (x === null ? 'failed' : x.toFixed(0))).join(', ')} | ${fix(c.p50Ms, 3)} | ${fix(c.p99Ms, 3)} | ${c.failed} | ${fix(c.poolerCpuMicrosPerTx, 1)} | ${fix(c.haproxyCpuMicrosPerTx, 1)} |`);
+  }
+  const partial = cells.filter((c) => c.failedRounds);
+  if (partial.length) {
+    lines.push('', 'Rounds that failed while others ran (figures above come from the others):', '');
+    for (const c of partial) lines.push(`- ${titles.get(c.workload) ?? c.workload}, ${c.target}: ${c.failedRounds!.count} round(s): ${c.failedRounds!.first}`);
   }
   return lines;
 }

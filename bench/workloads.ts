@@ -36,10 +36,10 @@ export interface Cell {
   workload: string;
   target: string;
   rounds: number;
-  /** Mean of the rounds; null when pgbench failed (see error). */
+  /** Mean of the rounds that ran; null when every round failed (see error). */
   tps: number | null;
-  /** Each round's tps, in round order: their spread says how far to trust the mean. */
-  tpsRounds: number[];
+  /** Each round's tps in round order (null: that round failed): their spread says how far to trust the mean. */
+  tpsRounds: Array<number | null>;
   p50Ms: number | null;
   p99Ms: number | null;
   transactions: number;
@@ -48,17 +48,20 @@ export interface Cell {
   poolerCpuMicrosPerTx: number | null;
   /** haproxy's CPU per transaction, where it is in front. */
   haproxyCpuMicrosPerTx: number | null;
+  /** Set when every round failed: the first round's error, reported instead of figures. */
   error?: string;
+  /** Rounds that failed while others ran, with the first such error; the figures come from the others. */
+  failedRounds?: { count: number; first: string };
 }
 
 interface Acc {
-  tps: number[];
+  tps: Array<number | null>;
   latencies: number[];
   transactions: number;
   failed: number;
   poolerCpu: number;
   haproxyCpu: number;
-  error?: string;
+  errors: string[];
 }
 
 /** `targets` rotated by `round`, so each one goes first, second, ... in turn and drift favours none. */
@@ -96,9 +99,11 @@ export async function runRounds(workloads: readonly Workload[], opts: RoundsOpti
         const conn = ['-h', '127.0.0.1', '-p', String(t.port), '-U', USER, 'postgres'];
         const { result: r, cpuMicros } = await cpuDuring(roots, () => runPgbench([...w.args, ...conn], opts.seconds, { PGSSLMODE: w.sslmode }));
         let a = acc.get(key(w, t));
-        if (!a) acc.set(key(w, t), (a = { tps: [], latencies: [], transactions: 0, failed: 0, poolerCpu: 0, haproxyCpu: 0 }));
-        if (r.error !== undefined) a.error ??= r.error;
-        else {
+        if (!a) acc.set(key(w, t), (a = { tps: [], latencies: [], transactions: 0, failed: 0, poolerCpu: 0, haproxyCpu: 0, errors: [] }));
+        if (r.error !== undefined) {
+          a.errors.push(r.error);
+          a.tps.push(null);
+        } else {
           a.tps.push(r.tps);
           for (const l of r.latenciesUs) a.latencies.push(l);
           a.transactions += r.transactions;
@@ -114,13 +119,14 @@ export async function runRounds(workloads: readonly Workload[], opts: RoundsOpti
   for (const w of workloads) {
     for (const t of opts.targetsOf(w.targets)) {
       const a = acc.get(key(w, t))!;
-      const ok = a.tps.length > 0 && a.error === undefined;
+      const ran = a.tps.filter((x): x is number => x !== null);
+      const ok = ran.length > 0;
       const perTx = (cpu: number, has: boolean) => (ok && has && a.transactions > 0 ? cpu / a.transactions : null);
       cells.push({
         workload: w.id,
         target: t.label,
-        rounds: a.tps.length,
-        tps: ok ? a.tps.reduce((x, y) => x + y, 0) / a.tps.length : null,
+        rounds: ran.length,
+        tps: ok ? ran.reduce((x, y) => x + y, 0) / ran.length : null,
         tpsRounds: a.tps,
         p50Ms: ok && a.latencies.length ? quantile(a.latencies, 0.5) / 1000 : null,
         p99Ms: ok && a.latencies.length ? quantile(a.latencies, 0.99) / 1000 : null,
@@ -128,7 +134,7 @@ export async function runRounds(workloads: readonly Workload[], opts: RoundsOpti
         failed: a.failed,
         poolerCpuMicrosPerTx: perTx(a.poolerCpu, t.poolerPid !== undefined),
         haproxyCpuMicrosPerTx: perTx(a.haproxyCpu, t.haproxyPid !== undefined),
-        ...(a.error !== undefined ? { error: a.error } : {}),
+        ...(!ok ? { error: a.errors[0] ?? 'not run' } : a.errors.length ? { failedRounds: { count: a.errors.length, first: a.errors[0]! } } : {}),
       });
     }
   }
