@@ -1,5 +1,6 @@
 // IP address parsing and normalisation shared by the PROXY reader and the allowlist: one notion of "the client's address".
 import ipaddr from 'ipaddr.js';
+import { isV4Mapped, v4Text, v4Value, v6Groups, v6Text } from './ip-text.js';
 
 /**
  * Rewrites a dotted-quad tail of IPv6 text (`::203.0.113.7`, `64:ff9b::198.51.100.1`) as two hex groups.
@@ -13,35 +14,6 @@ function hexTail(text: string): string {
   if (!ipaddr.IPv4.isValidFourPartDecimal(quad)) return text; // let ipaddr refuse it
   const b = ipaddr.IPv4.parse(quad).toByteArray();
   return `${text.slice(0, colon + 1)}${((b[0]! << 8) | b[1]!).toString(16)}:${((b[2]! << 8) | b[3]!).toString(16)}`;
-}
-
-/**
- * The 32-bit value of a strict dotted quad (four decimal parts 0..255, no leading zeros: the form sockets and
- * normaliseIp give), or -1 for any other text. Checked on every connection, so it parses by hand instead of building
- * ipaddr.js objects; anything it refuses takes the general path.
- */
-export function ipv4Value(text: string): number {
-  let n = 0;
-  let part = 0;
-  let digits = 0;
-  let dots = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 0x2e) {
-      if (digits === 0 || dots === 3) return -1;
-      n = n * 256 + part;
-      part = 0;
-      digits = 0;
-      dots++;
-      continue;
-    }
-    if (c < 0x30 || c > 0x39 || (digits > 0 && part === 0)) return -1;
-    part = part * 10 + (c - 0x30);
-    digits++;
-    if (part > 255) return -1;
-  }
-  if (dots !== 3 || digits === 0) return -1;
-  return n * 256 + part;
 }
 
 /** Parses an IPv4 or IPv6 address (no brackets); IPv6 stays IPv6 unless the caller unmaps it. Throws like ipaddr.parse. */
@@ -61,9 +33,16 @@ export function parseIpCidr(text: string): [ipaddr.IPv4 | ipaddr.IPv6, number] {
  * text that is not an address.
  */
 export function normaliseIp(text: string): string | undefined {
-  // A strict dotted quad is already canonical.
-  if (ipv4Value(text) >= 0) return text;
   const bare = text.startsWith('[') && text.endsWith(']') ? text.slice(1, -1) : text;
+  // The plain forms (nearly every socket and PROXY address) without ipaddr.js; it decides everything else.
+  if (v4Value(bare) >= 0) return bare;
+  const groups = v6Groups(bare);
+  if (groups) return isV4Mapped(groups) ? v4Text(((groups[6]! << 16) | groups[7]!) >>> 0) : v6Text(groups);
+  return normaliseByLibrary(bare);
+}
+
+/** normaliseIp through ipaddr.js alone, for text without brackets: the rule the fast readers must agree with. */
+export function normaliseByLibrary(bare: string): string | undefined {
   const hex = hexTail(bare);
   if (!ipaddr.isValid(hex)) return undefined;
   // ipaddr.isValid accepts shorthand like "10.1" (classful); only strict dotted quads are real client addresses.
