@@ -443,7 +443,8 @@ export class PoolClient implements FrameSink, ServerPeer, StatementOwner {
     this.host.clientEnded(this);
   }
 
-  private finish(endedBy: SessionEnd['endedBy'], reason: string): void {
+  /** `terminated`: the client said goodbye (Terminate) and will read nothing more. */
+  private finish(endedBy: SessionEnd['endedBy'], reason: string, terminated = false): void {
     if (this._state === 'closed') return;
     const wasWaiting = this._state === 'waiting';
     this.setState('closed');
@@ -463,8 +464,13 @@ export class PoolClient implements FrameSink, ServerPeer, StatementOwner {
     s.off('data', onSocketData);
     // Late events of a closing socket go nowhere; the client object is not kept for them.
     s[CLIENT] = undefined;
-    s.end();
-    setTimeout(() => s.destroy(), 2000).unref();
+    if (terminated && s.writableLength === 0) {
+      // Everything is with the kernel and the client reads no more: close now (no shutdown, no fallback timer).
+      s.destroy();
+    } else {
+      s.end();
+      setTimeout(() => s.destroy(), 2000).unref();
+    }
     const st = this.settle;
     this.ended();
     st?.ended({
@@ -480,7 +486,7 @@ export class PoolClient implements FrameSink, ServerPeer, StatementOwner {
   header(type: number, length: number): Act {
     if (this._state === 'closed') return Act.Drop;
     if (type === F.Terminate) {
-      this.finish('client', 'client sent Terminate');
+      this.finish('client', 'client sent Terminate', true);
       return Act.Drop;
     }
     const problem = frontendMessageProblem(type, length);
