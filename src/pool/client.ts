@@ -1,18 +1,19 @@
-// One pooled client: reads its messages, gets a server when it needs one, and keeps what it prepared so every server it lands on runs its own statements.
+// One pooled client connection: its state, its socket and its lifecycle (the login's end, taking and giving back servers, the end of its session); its messages are handled in client-messages.ts.
 // Message formats: https://www.postgresql.org/docs/current/protocol-message-formats.html
 import type { Socket } from 'node:net';
 import { ClientError } from '../errors.js';
-import { Frontend as F, MAX_FRONTEND_MESSAGE, backendKeyData, frontendMessageProblem, noticeResponse, readyForQuery } from '../protocol/index.js';
+import { MAX_FRONTEND_MESSAGE, backendKeyData, noticeResponse } from '../protocol/index.js';
 import type { ClientSession, SessionDone, SessionEnd } from './types.js';
 import type { ServerKey, UpstreamTarget } from '../upstream/index.js';
-import { Act, Framer, FramingError, type FrameSink } from './framer.js';
+import { type Act, Framer, FramingError, type FrameSink } from './framer.js';
 import { Outbox } from './outbox.js';
 import type { PooledServer } from './server.js';
-import { ClientStatements, NoServerParse, type StatementOwner } from './client-statements.js';
+import { ClientStatements, type StatementOwner } from './client-statements.js';
 import { ClientSettings, settingRefused } from './client-settings.js';
 import { TransactionTimer } from './latency.js';
 import type { ErrorFieldMap } from './error-fields.js';
 import type { ClientHost, ServerPeer } from './seams.js';
+import { READY_IDLE, clientHeader, clientMessage } from './client-messages.js';
 
 /**
  * starting: logged in, not yet told it is ready (the pool may need a server to learn its parameters or check the
@@ -28,10 +29,6 @@ const NEXT: Record<ClientState, readonly ClientState[]> = {
   closed: [],
 };
 
-const READY_IDLE = readyForQuery('I');
-
-/** Queries longer than this cannot be DEALLOCATE/DISCARD and are streamed, not buffered. */
-const SHORT_QUERY = 600;
 /** How long an ending session waits for a server message being forwarded to finish before it just closes. */
 const END_WAIT_MS = 5000;
 
@@ -54,7 +51,6 @@ function onSocketClose(this: ClientSocket): void {
 
 const NO_KEY = { pid: 0, secret: 0 };
 
-
 export class PoolClient implements FrameSink, ServerPeer, StatementOwner {
   private _state: ClientState = 'starting';
   private _server: PooledServer | undefined;
@@ -67,14 +63,14 @@ export class PoolClient implements FrameSink, ServerPeer, StatementOwner {
   /** Made when the client first uses the extended protocol. */
   private _prepared: ClientStatements | undefined;
   /** An error pgporter answered itself, without a server: everything up to Sync is ignored, as the server would. */
-  private skipping = false;
+  skipping = false;
   /** Draining: the session ends with this error at its next transaction boundary. */
   private drainErr: ClientError | undefined;
   /** An end waiting for the server message being forwarded to finish (never cut a DataRow in half). */
   private pendingEnd: { err: ClientError; endedBy: SessionEnd['endedBy'] } | undefined;
   lastActive: number;
   waitingSince = 0;
-  private readonly timer = new TransactionTimer();
+  readonly timer = new TransactionTimer();
   /** Paused because the server's socket is full. */
   private serverFull = false;
   /** Waiting for a server to confirm its startup settings (or to learn the pool's parameters) before the login ends. */
@@ -89,7 +85,7 @@ export class PoolClient implements FrameSink, ServerPeer, StatementOwner {
 
   constructor(
     readonly session: ClientSession,
-    private readonly host: ClientHost,
+    readonly host: ClientHost,
   ) {
     this.socket = session.socket;
     this.out = new Outbox(this.socket);
@@ -444,7 +440,7 @@ export class PoolClient implements FrameSink, ServerPeer, StatementOwner {
   }
 
   /** `terminated`: the client said goodbye (Terminate) and will read nothing more. */
-  private finish(endedBy: SessionEnd['endedBy'], reason: string, terminated = false): void {
+  finish(endedBy: SessionEnd['endedBy'], reason: string, terminated = false): void {
     if (this._state === 'closed') return;
     const wasWaiting = this._state === 'waiting';
     this.setState('closed');
@@ -481,68 +477,10 @@ export class PoolClient implements FrameSink, ServerPeer, StatementOwner {
     });
   }
 
-  // --- FrameSink: the client's messages ---
+  // --- FrameSink: the client's messages (handled in client-messages.ts) ---
 
   header(type: number, length: number): Act {
-    if (this._state === 'closed') return Act.Drop;
-    if (type === F.Terminate) {
-      this.finish('client', 'client sent Terminate', true);
-      return Act.Drop;
-    }
-    const problem = frontendMessageProblem(type, length);
-    if (problem !== undefined) {
-      this.fail(new ClientError('CLIENT_PROTOCOL', problem), 'client');
-      return Act.Drop;
-    }
-    this.timer.message();
-    let sv = this._server;
-    if (sv === undefined) {
-      if (this.skipping) {
-        if (type === F.Sync) {
-          this.skipping = false;
-          this.answerSync();
-        }
-        return Act.Drop;
-      }
-      switch (type) {
-        case F.Sync:
-          // Without a server everything before this Sync was answered here, outside any transaction.
-          this.answerSync();
-          return Act.Drop;
-        case F.Flush:
-        case F.CopyData:
-        case F.CopyDone:
-        case F.CopyFail:
-          return Act.Drop; // nothing to flush or copy into without a server
-        case F.Parse:
-        case F.Close:
-          return Act.Collect; // may be answered without a server (see message())
-      }
-      if (this._state === 'waiting') return Act.Hold;
-      sv = this.take();
-      if (sv === undefined) return Act.Hold;
-    }
-    if (sv.state === 'syncing') return Act.Hold;
-    if (sv.skipping && type !== F.Sync) return Act.Drop;
-    switch (type) {
-      case F.Parse:
-      case F.Bind:
-      case F.Describe:
-      case F.Close:
-        return Act.Collect;
-      case F.Query:
-        if (length <= SHORT_QUERY) return Act.Collect;
-        this.sentQuery(sv);
-        return Act.Pass;
-      case F.Sync:
-      case F.FunctionCall:
-        this.host.stats.queries++;
-        sv.sent(type);
-        return Act.Pass;
-      default:
-        sv.sent(type); // Execute, CopyDone, CopyFail; Flush and CopyData ask for nothing
-        return Act.Pass;
-    }
+    return clientHeader(this, type, length);
   }
 
   pass(buf: Buffer, start: number, end: number): void {
@@ -550,65 +488,11 @@ export class PoolClient implements FrameSink, ServerPeer, StatementOwner {
   }
 
   message(type: number, buf: Buffer, start: number, end: number): boolean {
-    let sv = this._server;
-    if (!sv) {
-      if (this._state === 'closed') return true;
-      if (type === F.Parse) {
-        const r = this.prepared.parseWithoutServer(buf, start, end);
-        if (r === NoServerParse.Duplicate) this.skipping = true;
-        if (r !== NoServerParse.NeedsServer) return true;
-      }
-      if (type === F.Close) {
-        this.prepared.closeWithoutServer(buf, start, end);
-        return true;
-      }
-      if (this._state === 'waiting') return false;
-      sv = this.take();
-      if (sv === undefined) return false;
-    }
-    if (sv.state === 'syncing') return false;
-    switch (type) {
-      case F.Parse:
-        this.prepared.parse(sv, buf, start, end);
-        break;
-      case F.Bind:
-        this.prepared.bind(sv, buf, start, end);
-        break;
-      case F.Describe:
-      case F.Close:
-        this.prepared.describeOrClose(sv, type, buf, start, end);
-        break;
-      case F.Query:
-        this.prepared.query(sv, buf, start, end);
-        this.sentQuery(sv);
-        break;
-    }
-    return true;
-  }
-
-  /** A free server now (attached), or undefined when the client was queued. */
-  private take(): PooledServer | undefined {
-    const sv = this.host.acquire(this);
-    if (sv !== undefined) this.attach(sv);
-    return sv;
-  }
-
-  private answerSync(): void {
-    this.host.stats.queries++;
-    this.out.push(READY_IDLE);
-    this.timer.answeredLocally();
-  }
-
-  private sentQuery(sv: PooledServer): void {
-    this.host.stats.queries++;
-    this.prepared.simpleQuery();
-    sv.sent(F.Query);
+    return clientMessage(this, type, buf, start, end);
   }
 
   protocolError(what: string): void {
     this.fail(new ClientError('CLIENT_PROTOCOL', `invalid ${what} message`), 'client');
   }
-
-
 }
 
