@@ -1,7 +1,9 @@
 // Command-line entry: parses the sub-command and its flags with node:util parseArgs and dispatches.
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config/index.js';
+import { availableParallelism } from 'node:os';
 import { startApp } from '../app.js';
+import { startSupervisor, workerCount } from '../cluster/index.js';
 import { runDemo } from '../demo/demo.js';
 
 const USAGE = `usage:
@@ -70,7 +72,10 @@ async function start(args: string[], io: CliIo): Promise<number> {
     io.stderr.write(`pgporter: ${(err as Error).message}\n`);
     return 1;
   }
-  const app = await startApp(config, { readConfig: () => loadConfig(file, io.env) });
+  const readConfig = () => loadConfig(file, io.env);
+  // One worker: today's single process. More: a supervisor forks them (src/cluster) and keeps the node-level state.
+  const workers = workerCount(config, availableParallelism);
+  const app = workers > 1 ? await startSupervisor(config, workers, { readConfig }) : await startApp(config, { readConfig });
   return new Promise<number>((resolve) => {
     let stopping = false;
     const stop = (signal: string) => {

@@ -11,6 +11,7 @@ import { PooledServer } from './server.js';
 import type { ClientHost, ServerHost } from './seams.js';
 import type { PoolClient } from './client.js';
 import type { PoolMetrics, TenantTotals } from './pool-metrics.js';
+import type { ServerPermits } from './permits.js';
 import { clientSnapshot, serverSnapshot, type ClientSnapshot, type ServerSnapshot } from './snapshots.js';
 
 /** Most statement names and settings a pool remembers as valid before it starts over. */
@@ -25,6 +26,8 @@ export interface PoolContext {
   beforeConnect?(tenant: TenantRecord, notify: (message: string) => void): Promise<void>;
   serverEpoch?(tenantId: string): number;
   connect?(tenant: TenantRecord, open: () => Promise<ServerConnection>): Promise<ServerConnection>;
+  /** Permits to open servers: the pool's size is a total across the node's worker processes. */
+  readonly permits: ServerPermits;
 }
 
 /** Figures for the admin API and the gauges. */
@@ -61,6 +64,13 @@ export class Pool implements ServerHost, ClientHost {
   /** Startup settings (`name\0value`) a server has accepted for this pool (bounded likewise). */
   private readonly validSettings = new Set<string>();
   private readonly log: Logger;
+  /** Key of this pool for the permits (tenant, database, user). */
+  readonly key: string;
+  /** Permits held (open and opening servers, plus spare ones not used yet) and asked for but not granted yet. */
+  private held = 0;
+  private asked = 0;
+  /** Servers to hand back as they come back from their clients: another worker's clients wait for this pool. */
+  private owed = 0;
 
   constructor(
     private readonly ctx: PoolContext,
@@ -71,6 +81,7 @@ export class Pool implements ServerHost, ClientHost {
     readonly stats: TenantTotals,
   ) {
     this.log = ctx.logger.child({ tenant: tenant.id, database, user, component: 'pool' });
+    this.key = `${tenant.id}\0${database}\0${user}`;
   }
 
   get cfg(): TenantPoolConfig {
@@ -190,7 +201,7 @@ export class Pool implements ServerHost, ClientHost {
   }
 
   serverClosed(server: PooledServer, reason: string): void {
-    this.servers.delete(server);
+    if (this.servers.delete(server)) this.givePermits(1);
     const i = this.idle.indexOf(server);
     if (i >= 0) this.idle.splice(i, 1);
     const c = server.client;
@@ -219,6 +230,11 @@ export class Pool implements ServerHost, ClientHost {
 
   /** A free server goes to the longest-waiting client, or onto the idle stack. */
   private offer(server: PooledServer): void {
+    if (this.owed > 0) {
+      this.owed--;
+      server.close('handed over to another worker');
+      return;
+    }
     server.toIdle();
     const c = this.nextWaiter();
     if (c) this.give(c, server);
@@ -262,8 +278,58 @@ export class Pool implements ServerHost, ClientHost {
       if (!s) break;
       this.give(this.nextWaiter()!, s);
     }
-    let need = Math.min(this.waiting - this.opening, this.cfg.size - this.servers.size - this.opening);
-    while (need-- > 0) this.open();
+    this.openServers(Math.min(this.waiting - this.opening, this.cfg.size - this.servers.size - this.opening));
+    // Permits granted after their waiters were served go back at once, for another worker to use.
+    const spare = this.held - this.servers.size - this.opening;
+    if (spare > 0 && this.waiting <= this.opening && this.servers.size + this.opening >= this.cfg.minSize) this.givePermits(spare);
+  }
+
+  /** Opens up to `n` servers: with spare permits first, then with those the permits grant now; asks for the rest. */
+  private openServers(n: number): void {
+    if (n <= 0) return;
+    const spare = Math.min(n, this.held - this.servers.size - this.opening);
+    for (let i = 0; i < spare; i++) this.open();
+    const ask = n - spare - this.asked;
+    if (ask <= 0) return;
+    const now = this.ctx.permits.request(this.key, this.cfg.size, ask);
+    this.held += now;
+    this.asked += ask - now;
+    for (let i = 0; i < now; i++) this.open();
+  }
+
+  private givePermits(n: number): void {
+    this.held -= n;
+    this.ctx.permits.release(this.key, n);
+  }
+
+  /** Permits asked for earlier arrive. */
+  permitsGranted(n: number): void {
+    this.asked = Math.max(0, this.asked - n);
+    this.held += n;
+    if (this.closed) this.givePermits(n);
+    else this.pump();
+  }
+
+  /** Another worker waits for this pool (see PermitReceiver.handOver). */
+  handOver(n: number, mode: 'idle' | 'owe'): void {
+    const spare = Math.min(n, this.held - this.servers.size - this.opening);
+    if (spare > 0) {
+      this.givePermits(spare);
+      n -= spare;
+    }
+    while (n > 0 && this.idle.length > 0) {
+      this.idle.pop()!.close('handed over to another worker');
+      n--;
+    }
+    if (mode === 'owe') this.owed = Math.min(this.owed + n, this.servers.size);
+  }
+
+  /** The backend drops this pool: what it asked for and was not granted is withdrawn. */
+  dispose(): void {
+    if (this.asked > 0) this.ctx.permits.withdraw(this.key);
+    this.asked = 0;
+    const spare = this.held - this.servers.size - this.opening;
+    if (spare > 0) this.givePermits(spare);
   }
 
   private open(): void {
@@ -291,6 +357,7 @@ export class Pool implements ServerHost, ClientHost {
       server = new PooledServer(conn, this, epoch, this.cfg.serverLifetime, this.cfg.preparedStatementCacheSize, this.clock.now);
     } catch (err) {
       this.opening--;
+      this.givePermits(1);
       this.openFailed(err);
       this.checkPaused();
       return;
@@ -380,7 +447,7 @@ export class Pool implements ServerHost, ClientHost {
       }
     }
     if (!this.closed && !this.paused && this.secret && this.servers.size + this.opening < cfg.minSize) {
-      for (let n = cfg.minSize - this.servers.size - this.opening; n > 0; n--) this.open();
+      this.openServers(cfg.minSize - this.servers.size - this.opening);
     }
   }
 

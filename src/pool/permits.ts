@@ -1,0 +1,39 @@
+// Permission to open server connections, so a pool's size holds across a node's worker processes: the seam, and the one-process implementation.
+
+/**
+ * What a pool asks before it opens a server connection and tells when one closes, keyed by the pool's
+ * `tenant\0database\0user`. Used only when servers open and close, never per transaction.
+ */
+export interface ServerPermits {
+  /**
+   * Asks for `n` more permits for pool `key`, whose configured total is `size`; returns how many are granted at once.
+   * The others, if any, arrive later through the receiver's `granted`.
+   */
+  request(key: string, size: number, n: number): number;
+  /** Gives `n` permits back: a server closed, an open failed, or a grant came that is no longer needed. */
+  release(key: string, n: number): void;
+  /** The pool is gone: forget what it asked for and has not been granted. */
+  withdraw(key: string): void;
+  /** Where later grants and hand-over requests go (the PoolBackend). */
+  attach(receiver: PermitReceiver): void;
+}
+
+export interface PermitReceiver {
+  /** `n` permits asked for earlier are granted now. */
+  granted(key: string, n: number): void;
+  /**
+   * Another worker's clients wait for this pool: give back `n` permits. `idle`: only spare permits and idle servers,
+   * now; `owe`: those now, and the rest as busy servers come back (a fair share for each worker).
+   */
+  handOver(key: string, n: number, mode: 'idle' | 'owe'): void;
+}
+
+/** One process (`workers: 1`): every permit is granted at once; the pool's own size check is the limit. */
+export class LocalPermits implements ServerPermits {
+  request(_key: string, _size: number, n: number): number {
+    return n;
+  }
+  release(): void {}
+  withdraw(): void {}
+  attach(): void {}
+}
