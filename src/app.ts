@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { Config } from './config/index.js';
 import { ClientError } from './errors.js';
 import { createLogger, Metrics, setLogLevel, startObservabilityServer, type Logger, type ObservabilityServer } from './observability/index.js';
-import { PoolBackend, type AdmissionPeers, type Backend, type ServerPermits } from './pool/index.js';
+import { PoolBackend, type AdmissionPeers, type Backend, type PoolFacts, type ServerPermits } from './pool/index.js';
 import { handleConnection, SessionRegistry } from './proxy/index.js';
 import { createStore, type Store } from './store/index.js';
 import { BanList, createAccessControl, type BanBackend } from './netrules/index.js';
@@ -55,11 +55,14 @@ export interface AppOptions {
 export interface WorkerSeams {
   /** 0..7: the worker's bits in the cancel keys. */
   index: number;
+  /** How many workers the node runs (per-node rates are split between them). */
+  count: number;
   store: Store;
   fleet: Fleet;
   banBackend: BanBackend;
   permits: ServerPermits;
   peers: AdmissionPeers;
+  facts: PoolFacts;
   /** The node's reload (the supervisor re-reads the file and hands the result to every worker). */
   reload(trigger: string): Promise<ReloadOutcome>;
   /** PAUSE/RESUME on every worker of the node. */
@@ -99,7 +102,7 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
     serverEpoch: (id) => wake.epoch(id),
     cancelSlot: fleet.slot,
     clientsElsewhere: (id) => fleet.clientsElsewhere(id),
-    ...(worker ? { cancelWorker: worker.index, permits: worker.permits, peers: worker.peers } : {}),
+    ...(worker ? { cancelWorker: worker.index, permits: worker.permits, peers: worker.peers, facts: worker.facts } : {}),
   });
   // Server connections to a machine about to be suspended would be dead after the resume: close them first.
   wake.setBeforeSuspend((id) => pools.closeTenantServers(id));
@@ -129,7 +132,8 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
     logger,
     metrics: fleetMetrics,
     refused: (reason, tenant) => metrics.connectionsRefused.inc({ reason, tenant }),
-    ratePerAddress: config.fleet.cancelRatePerAddress,
+    // Per node: round-robin spreads one address's CancelRequests evenly, so each worker takes its share of the rate.
+    ratePerAddress: worker ? Math.max(1, Math.ceil(config.fleet.cancelRatePerAddress / worker.count)) : config.fleet.cancelRatePerAddress,
     ...(worker ? { worker: worker.index } : {}),
   });
   // Failed-login bans: in Redis for the fleet when the store is Redis, else in this process.

@@ -12,12 +12,21 @@ interface PoolPermits {
   held: Map<number, number>;
   /** Permits asked for and not granted yet, per worker, in the order first asked. */
   queued: Map<number, number>;
-  /** Permits a worker was asked to hand back as busy servers return, not given yet. */
-  owed: Map<number, number>;
+  /** Permits a worker was asked to hand back as busy servers return, not given yet, and when it was last asked. */
+  owed: Map<number, { n: number; at: number }>;
+  /** Since when each worker has held permits (a turn lasts at least TURN_MS before busy servers are asked back). */
+  since: Map<number, number>;
 }
 
 /** How often the broker looks again at pools with waiting workers (idle servers may have appeared elsewhere). */
 const RECHECK_MS = 200;
+/** An ask not answered by then is asked again (the servers it named may have closed for other reasons meanwhile). */
+const OWED_EXPIRY_MS = 1000;
+/**
+ * A worker keeps the servers it was given for at least this long before it must hand busy ones back: a server moving
+ * between workers costs a new server login, so turns are long enough to serve many transactions each.
+ */
+const TURN_MS = 250;
 
 /**
  * Hands out permits per pool key up to the pool's size, first come first served. When a worker waits, the broker
@@ -46,9 +55,12 @@ export class PermitBroker {
     if (!p) return;
     const held = (p.held.get(worker) ?? 0) - n;
     if (held > 0) p.held.set(worker, held);
-    else p.held.delete(worker);
-    const owed = (p.owed.get(worker) ?? 0) - n;
-    if (owed > 0) p.owed.set(worker, owed);
+    else {
+      p.held.delete(worker);
+      p.since.delete(worker);
+    }
+    const owed = p.owed.get(worker);
+    if (owed && owed.n > n) owed.n -= n;
     else p.owed.delete(worker);
     this.grantQueued(key, p);
     this.forget(key, p);
@@ -67,6 +79,7 @@ export class PermitBroker {
       p.held.delete(worker);
       p.queued.delete(worker);
       p.owed.delete(worker);
+      p.since.delete(worker);
       this.grantQueued(key, p);
       this.forget(key, p);
     }
@@ -83,7 +96,7 @@ export class PermitBroker {
 
   private pool(key: string, size: number): PoolPermits {
     let p = this.pools.get(key);
-    if (!p) this.pools.set(key, (p = { size, held: new Map(), queued: new Map(), owed: new Map() }));
+    if (!p) this.pools.set(key, (p = { size, held: new Map(), queued: new Map(), owed: new Map(), since: new Map() }));
     // The size follows the latest ask: a reload or tenant edit reaches workers within a second.
     p.size = size;
     return p;
@@ -101,6 +114,7 @@ export class PermitBroker {
       if (free <= 0) break;
       const n = Math.min(free, want);
       free -= n;
+      if (!p.held.has(worker)) p.since.set(worker, Date.now());
       p.held.set(worker, (p.held.get(worker) ?? 0) + n);
       if (want > n) p.queued.set(worker, want - n);
       else p.queued.delete(worker);
@@ -126,12 +140,13 @@ export class PermitBroker {
       let short = Math.min(want, Math.max(1, share) - held);
       for (const [donor, donorHeld] of p.held) {
         if (short <= 0) break;
-        if (donor === worker) continue;
-        const owed = p.owed.get(donor) ?? 0;
+        if (donor === worker || Date.now() - (p.since.get(donor) ?? 0) < TURN_MS) continue;
+        const asked = p.owed.get(donor);
+        const owed = asked && Date.now() - asked.at < OWED_EXPIRY_MS ? asked.n : 0;
         const spare = donorHeld - owed - share;
         if (spare <= 0) continue;
         const n = Math.min(spare, short);
-        p.owed.set(donor, owed + n);
+        p.owed.set(donor, { n: owed + n, at: Date.now() });
         this.out.handOver(donor, key, n, 'owe');
         short -= n;
       }

@@ -10,12 +10,22 @@ import type { StoreStatus, TenantRecord } from '../store/index.js';
 export interface WorkerInit {
   config: Config;
   index: number;
+  /** How many workers the node runs. */
+  workers: number;
   nodeId: string;
   slot: number;
   shared: boolean;
   tenants: TenantRecord[];
   storeStatus: StoreStatus;
   bans: BanEntry[];
+  facts: PoolFactsMessage[];
+}
+
+/** What a pool learned on one worker, for the others (src/pool/permits.ts PoolFacts). */
+export interface PoolFactsMessage {
+  key: string;
+  defaults?: Array<[string, string]>;
+  settings?: string[];
 }
 
 /** The other workers' admitted clients (and, per tenant, the other nodes' for maxClientConnectionsFleet). */
@@ -53,6 +63,7 @@ export interface SupervisorSide {
     permitRelease: { key: string; n: number };
     permitWithdraw: { key: string };
     stop: { reason: string };
+    facts: PoolFactsMessage;
   };
 }
 
@@ -76,5 +87,6 @@ export interface WorkerSide {
     permitGrant: { key: string; n: number };
     permitHandOver: { key: string; n: number; mode: 'idle' | 'owe' };
     bans: { list: BanEntry[] };
+    facts: PoolFactsMessage;
   };
 }

@@ -11,7 +11,7 @@ import { FleetHub } from './fleet-hub.js';
 import { Endpoint } from './ipc.js';
 import { mergeMetrics } from './metrics-merge.js';
 import { PermitBroker } from './permit-broker.js';
-import type { SupervisorSide, WorkerSide } from './protocol.js';
+import type { PoolFactsMessage, SupervisorSide, WorkerSide } from './protocol.js';
 import { startSupervisorAdmin, type SupervisorAdmin } from './supervisor-admin.js';
 
 export interface SupervisorOptions {
@@ -143,6 +143,20 @@ export async function startSupervisor(config: Config, count: number, opts: Super
     await each((s) => s.ipc.request('resume', { tenant }));
   };
 
+  // What pools learned on one worker (server defaults, accepted settings), for the others and for restarted workers.
+  const facts = new Map<string, { defaults?: Array<[string, string]>; settings: Set<string> }>();
+  const learn = (from: number, f: PoolFactsMessage) => {
+    let k = facts.get(f.key);
+    if (!k) facts.set(f.key, (k = { settings: new Set() }));
+    if (f.defaults && !k.defaults) k.defaults = f.defaults;
+    for (const s of f.settings ?? []) {
+      if (k.settings.size >= 10_000) k.settings.clear();
+      k.settings.add(s);
+    }
+    for (const s of slots.values()) if (s.index !== from) s.ipc.emit('facts', f);
+  };
+  const allFacts = (): PoolFactsMessage[] => [...facts].map(([key, k]) => ({ key, ...(k.defaults ? { defaults: k.defaults } : {}), settings: [...k.settings] }));
+
   // --- workers ---
 
   cluster.schedulingPolicy = cluster.SCHED_RR;
@@ -161,12 +175,14 @@ export async function startSupervisor(config: Config, count: number, opts: Super
     ipc.handle('init', () => ({
       config: live.config,
       index,
+      workers: count,
       nodeId: fleet.nodeId,
       slot: fleet.slot,
       shared: fleet.shared,
       tenants: store.listTenants(),
       storeStatus: store.status(),
       bans: bans.active(),
+      facts: allFacts(),
     }));
     ipc.handle('lock', ({ name, ttlMs }) => hub.lock(index, name, ttlMs));
     ipc.handle('idleEverywhere', ({ tenant, idleMs }) => hub.idleEverywhere(tenant, idleMs));
@@ -204,6 +220,7 @@ export async function startSupervisor(config: Config, count: number, opts: Super
     ipc.on('permitRelease', ({ key, n }) => broker.release(index, key, n));
     ipc.on('permitWithdraw', ({ key }) => broker.withdraw(index, key));
     ipc.on('stop', ({ reason }) => requestStop(reason));
+    ipc.on('facts', (f) => learn(index, f));
     worker.on('exit', (code, signal) => {
       ipc.close();
       if (slots.get(index) === slot) slots.delete(index);

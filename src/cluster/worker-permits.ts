@@ -1,7 +1,7 @@
 // A worker's server permits and client counts: permits asked of the supervisor's broker, and this worker's admitted clients published to the supervisor (coalesced per tick) while the other workers' sums come back.
-import type { AdmissionPeers, PermitReceiver, ServerPermits } from '../pool/index.js';
+import type { AdmissionPeers, PermitReceiver, PoolFacts, ServerPermits } from '../pool/index.js';
 import type { Endpoint } from './ipc.js';
-import type { SupervisorSide, WorkerSide } from './protocol.js';
+import type { PoolFactsMessage, SupervisorSide, WorkerSide } from './protocol.js';
 
 /** Every grant comes later, from the broker: a worker never opens a server on its own say. */
 export class WorkerPermits implements ServerPermits {
@@ -71,5 +71,49 @@ export class WorkerPeers implements AdmissionPeers {
     if (this.unsent.size === 0) return;
     this.ipc.emit('counts', { entries: [...this.unsent] });
     this.unsent.clear();
+  }
+}
+
+/** Most settings remembered per pool before starting over (as a pool does for its own). */
+const MAX_SETTINGS = 10_000;
+
+/** Server defaults and accepted settings of the node's pools, learned on any worker, shared through the supervisor. */
+export class WorkerFacts implements PoolFacts {
+  private readonly known = new Map<string, { defaults: Map<string, string> | undefined; settings: Set<string> }>();
+
+  constructor(
+    private readonly ipc: Endpoint<WorkerSide, SupervisorSide>,
+    initial: PoolFactsMessage[],
+  ) {
+    for (const f of initial) this.take(f);
+    ipc.on('facts', (f) => this.take(f));
+  }
+
+  defaults(key: string): ReadonlyMap<string, string> | undefined {
+    return this.known.get(key)?.defaults;
+  }
+
+  settingKnown(key: string, setting: string): boolean {
+    return this.known.get(key)?.settings.has(setting) ?? false;
+  }
+
+  learnedDefaults(key: string, defaults: ReadonlyMap<string, string>): void {
+    this.take({ key, defaults: [...defaults] });
+    this.ipc.emit('facts', { key, defaults: [...defaults] });
+  }
+
+  learnedSettings(key: string, settings: string[]): void {
+    this.take({ key, settings });
+    this.ipc.emit('facts', { key, settings });
+  }
+
+  private take(f: PoolFactsMessage): void {
+    let k = this.known.get(f.key);
+    if (!k) this.known.set(f.key, (k = { defaults: undefined, settings: new Set() }));
+    if (f.defaults && !k.defaults) k.defaults = new Map(f.defaults);
+    for (const s of f.settings ?? []) {
+      if (k.settings.size >= MAX_SETTINGS) k.settings.clear();
+      k.settings.add(s);
+    }
   }
 }

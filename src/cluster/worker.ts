@@ -6,7 +6,7 @@ import { Endpoint, type Channel } from './ipc.js';
 import type { SupervisorSide, WorkerSide } from './protocol.js';
 import { WorkerBanBackend } from './worker-bans.js';
 import { WorkerFleet } from './worker-fleet.js';
-import { WorkerPermits, WorkerPeers } from './worker-permits.js';
+import { WorkerFacts, WorkerPermits, WorkerPeers } from './worker-permits.js';
 import { WorkerStore } from './worker-store.js';
 
 /** Node 22.12 and later can give each worker a listening socket of its own (SO_REUSEPORT): the kernel spreads connections. */
@@ -37,11 +37,13 @@ export async function runWorker(index: number): Promise<void> {
   const store = new WorkerStore(ipc, config.store.kind, init.tenants, init.storeStatus, (err) => log.error({ err }, 'store change listener failed'));
   const seams: WorkerSeams = {
     index,
+    count: init.workers,
     store,
     fleet: new WorkerFleet(ipc, init.nodeId, init.slot, init.shared),
     banBackend: new WorkerBanBackend(ipc, config.store.kind === 'redis' ? 'redis' : 'memory', init.bans),
     permits: new WorkerPermits(ipc),
     peers: new WorkerPeers(ipc),
+    facts: new WorkerFacts(ipc, init.facts),
     reload: (trigger) => ipc.request('reload', { trigger }, 60_000),
     pause: async (tenant) => {
       await ipc.request('pause', { tenant }, 600_000);

@@ -37,3 +37,16 @@ export class LocalPermits implements ServerPermits {
   withdraw(): void {}
   attach(): void {}
 }
+
+/**
+ * What a pool learns from its servers that every worker's pool of the same key can use: the servers' ParameterStatus
+ * defaults and the startup settings a server accepted. Without it, the first login on each worker would need a free
+ * server (a busy pool would hold logins on the other workers). Absent with one process.
+ */
+export interface PoolFacts {
+  defaults(key: string): ReadonlyMap<string, string> | undefined;
+  /** Whether a server accepted `name\0value` for this pool on some worker. */
+  settingKnown(key: string, setting: string): boolean;
+  learnedDefaults(key: string, defaults: ReadonlyMap<string, string>): void;
+  learnedSettings(key: string, settings: string[]): void;
+}

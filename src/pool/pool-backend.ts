@@ -10,7 +10,7 @@ import { Pool, type PoolContext, type PoolSnapshot } from './pool.js';
 import { PoolClient } from './client.js';
 import { PoolMetrics, newTotals, type TenantTotals } from './pool-metrics.js';
 import type { ClientSnapshot, ServerSnapshot } from './snapshots.js';
-import { LocalPermits, type ServerPermits } from './permits.js';
+import { LocalPermits, type PoolFacts, type ServerPermits } from './permits.js';
 
 /**
  * The clients the node's other worker processes have admitted, and where this one's counts go, so client limits hold
@@ -46,6 +46,8 @@ export interface PoolBackendOptions {
   permits?: ServerPermits;
   /** The node's other workers' client counts. Default: none. */
   peers?: AdmissionPeers;
+  /** What the same pools learned on the other workers (server defaults, accepted settings). Default: none. */
+  facts?: PoolFacts;
   /** Clients of a tenant on the other nodes of the fleet (for maxClientConnectionsFleet). Default: none. */
   clientsElsewhere?(tenantId: string): number;
   /** Period of the timeout sweep in ms. Default 500. */
@@ -95,6 +97,7 @@ export class PoolBackend implements Backend {
       ...(opts.serverEpoch ? { serverEpoch: opts.serverEpoch } : {}),
       ...(opts.connect ? { connect: opts.connect } : {}),
       permits,
+      ...(opts.facts ? { facts: opts.facts } : {}),
     };
     // One coarse timer for every pool's timeouts, instead of a timer per connection.
     this.timer = setInterval(() => this.sweep(), opts.sweepIntervalMs ?? 500);

@@ -11,7 +11,7 @@ import { PooledServer } from './server.js';
 import type { ClientHost, ServerHost } from './seams.js';
 import type { PoolClient } from './client.js';
 import type { PoolMetrics, TenantTotals } from './pool-metrics.js';
-import type { ServerPermits } from './permits.js';
+import type { PoolFacts, ServerPermits } from './permits.js';
 import { clientSnapshot, serverSnapshot, type ClientSnapshot, type ServerSnapshot } from './snapshots.js';
 
 /** Most statement names and settings a pool remembers as valid before it starts over. */
@@ -28,6 +28,8 @@ export interface PoolContext {
   connect?(tenant: TenantRecord, open: () => Promise<ServerConnection>): Promise<ServerConnection>;
   /** Permits to open servers: the pool's size is a total across the node's worker processes. */
   readonly permits: ServerPermits;
+  /** Defaults and accepted settings learned by the same pool on the node's other workers. */
+  readonly facts?: PoolFacts;
 }
 
 /** Figures for the admin API and the gauges. */
@@ -82,6 +84,8 @@ export class Pool implements ServerHost, ClientHost {
   ) {
     this.log = ctx.logger.child({ tenant: tenant.id, database, user, component: 'pool' });
     this.key = `${tenant.id}\0${database}\0${user}`;
+    const known = ctx.facts?.defaults(this.key);
+    if (known) this.defaults = new Map(known);
   }
 
   get cfg(): TenantPoolConfig {
@@ -145,16 +149,21 @@ export class Pool implements ServerHost, ClientHost {
     for (const [k, v] of settings) {
       // Any text is a valid application_name: no need to ask a server.
       if (k === 'application_name' || this.defaults?.get(k) === v) continue;
-      if (!this.validSettings.has(`${k}\0${v}`)) return true;
+      const kv = `${k}\0${v}`;
+      if (!this.validSettings.has(kv) && !this.ctx.facts?.settingKnown(this.key, kv)) return true;
     }
     return false;
   }
 
   settingsConfirmed(settings: ReadonlyMap<string, string>): void {
+    const learned: string[] = [];
     for (const [k, v] of settings) {
       if (this.validSettings.size >= MAX_REMEMBERED) this.validSettings.clear();
-      this.validSettings.add(`${k}\0${v}`);
+      const kv = `${k}\0${v}`;
+      if (!this.validSettings.has(kv)) learned.push(kv);
+      this.validSettings.add(kv);
     }
+    if (learned.length && this.ctx.facts) this.ctx.facts.learnedSettings(this.key, learned);
   }
 
   internalError(err: unknown): void {
@@ -321,7 +330,8 @@ export class Pool implements ServerHost, ClientHost {
       this.idle.pop()!.close('handed over to another worker');
       n--;
     }
-    if (mode === 'owe') this.owed = Math.min(this.owed + n, this.servers.size);
+    // A server still opening is owed too: it is handed over when it would first be offered.
+    if (mode === 'owe') this.owed = Math.min(this.owed + n, this.servers.size + this.opening);
   }
 
   /** The backend drops this pool: what it asked for and was not granted is withdrawn. */
@@ -365,7 +375,10 @@ export class Pool implements ServerHost, ClientHost {
     this.opening--;
     this.ctx.metrics.connectSeconds.observe({ tenant: tenant.id }, (performance.now() - started) / 1000);
     this.servers.add(server);
-    this.defaults ??= new Map(server.settings.have);
+    if (!this.defaults) {
+      this.defaults = new Map(server.settings.have);
+      this.ctx.facts?.learnedDefaults(this.key, this.defaults);
+    }
     this.log.debug({ event: 'server_opened', serverPid: server.key.pid }, 'server connection opened');
     if (this.closed) server.close('pool closed');
     else this.offer(server);
