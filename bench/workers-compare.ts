@@ -27,8 +27,8 @@ function pgbench(args: string[]): Promise<string> {
   });
 }
 
-/** CPU seconds (user + system) of a process and its children, from /proc. */
-function treeCpu(pid: number): number {
+/** CPU seconds (user + system) of a process itself and of it with its children, from /proc. */
+function treeCpu(pid: number): { all: number; own: number } {
   const pids = [pid];
   try {
     pids.push(
@@ -41,16 +41,19 @@ function treeCpu(pid: number): number {
     // no children
   }
   let ticks = 0;
+  let own = 0;
   for (const p of pids) {
     try {
       const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      ticks += Number(fields[11]) + Number(fields[12]); // utime, stime
+      const t = Number(fields[11]) + Number(fields[12]); // utime, stime
+      ticks += t;
+      if (p === pid) own = t;
     } catch {
       // exited
     }
   }
-  return ticks / TICK;
+  return { all: ticks / TICK, own: own / TICK };
 }
 
 interface Row {
@@ -59,6 +62,7 @@ interface Row {
   tps: number[];
   cpuPerTx: number[];
   cpuShare: number[];
+  supervisorPerTx: number[];
 }
 
 async function main(): Promise<void> {
@@ -85,14 +89,17 @@ async function main(): Promise<void> {
             const t0 = performance.now();
             const out = await pgbench([...w.args, '-T', String(SECONDS), '-h', '127.0.0.1', '-p', String(porter.port), '-U', USER, 'postgres']);
             const wall = (performance.now() - t0) / 1000;
-            const cpu = treeCpu(porter.pid!) - cpu0;
+            const cpu1 = treeCpu(porter.pid!);
+            const cpu = cpu1.all - cpu0.all;
+            const supervisor = workers > 1 ? cpu1.own - cpu0.own : 0;
             const tps = Number(/tps = ([\d.]+)/.exec(out)?.[1] ?? 0);
             const tx = Number(/number of transactions actually processed: (\d+)/.exec(out)?.[1] ?? 0);
             const key = `${w.name}|${workers}`;
-            const row = rows.get(key) ?? { workload: w.name, workers, tps: [], cpuPerTx: [], cpuShare: [] };
+            const row = rows.get(key) ?? { workload: w.name, workers, tps: [], cpuPerTx: [], cpuShare: [], supervisorPerTx: [] };
             row.tps.push(tps);
             row.cpuPerTx.push(tx > 0 ? (cpu / tx) * 1e6 : 0);
             row.cpuShare.push(cpu / wall);
+            row.supervisorPerTx.push(tx > 0 ? (supervisor / tx) * 1e6 : 0);
             rows.set(key, row);
             process.stderr.write(`round ${round} workers ${workers} ${w.name}: ${tps.toFixed(0)} tps, ${((cpu / tx) * 1e6).toFixed(1)} µs CPU/tx, ${(cpu / wall).toFixed(2)} cores\n`);
           }
@@ -104,9 +111,9 @@ async function main(): Promise<void> {
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
     const load = execFileSync('cat', ['/proc/loadavg'], { encoding: 'utf8' }).trim();
     process.stdout.write(`\npgbench -T ${SECONDS}, scale 10, pool ${POOL} (transaction mode), ${ROUNDS} alternating rounds, mean; load average at the end: ${load}\n\n`);
-    process.stdout.write('| workload | workers | tps | pooler CPU per transaction (µs, all processes) | pooler cores busy |\n|---|---:|---:|---:|---:|\n');
+    process.stdout.write('| workload | workers | tps | pooler CPU per transaction (µs, all processes) | of which the supervisor (µs) | pooler cores busy |\n|---|---:|---:|---:|---:|---:|\n');
     for (const r of rows.values()) {
-      process.stdout.write(`| ${r.workload} | ${r.workers} | ${mean(r.tps).toFixed(0)} | ${mean(r.cpuPerTx).toFixed(1)} | ${mean(r.cpuShare).toFixed(2)} |\n`);
+      process.stdout.write(`| ${r.workload} | ${r.workers} | ${mean(r.tps).toFixed(0)} | ${mean(r.cpuPerTx).toFixed(1)} | ${mean(r.supervisorPerTx).toFixed(1)} | ${mean(r.cpuShare).toFixed(2)} |\n`);
     }
   } finally {
     await pg.destroy();

@@ -44,8 +44,9 @@ export class PermitBroker {
   }
 
   request(worker: number, key: string, size: number, n: number): void {
+    // n = 0: only the size changed (a tenant edit); a larger one may serve what is queued now.
     const p = this.pool(key, size);
-    p.queued.set(worker, (p.queued.get(worker) ?? 0) + n);
+    if (n > 0) p.queued.set(worker, (p.queued.get(worker) ?? 0) + n);
     this.grantQueued(key, p);
     if (p.queued.size > 0) this.askForHandOver(key, p);
   }

@@ -48,10 +48,6 @@ const LIVED_LONG_MS = 10_000;
 /** How long start-up waits for every worker to listen. */
 const START_TIMEOUT_MS = 30_000;
 
-/** The number of worker processes `workers` asks for on this machine. */
-export function workerCount(config: Pick<Config, 'workers'>, cores: () => number): number {
-  return config.workers === 'auto' ? Math.max(1, Math.min(8, cores())) : config.workers;
-}
 
 export async function startSupervisor(config: Config, count: number, opts: SupervisorOptions = {}): Promise<Supervisor> {
   const logger = opts.logger ?? createLogger(config.log.level);
@@ -100,15 +96,6 @@ export async function startSupervisor(config: Config, count: number, opts: Super
     const storeStatus = store.status();
     const watched = fleetWatched();
     for (const s of slots.values()) s.ipc.emit('peers', { ...hub.peersOf(s.index, watched), healthy, storeStatus });
-  };
-  let peersQueued = false;
-  const peersSoon = () => {
-    if (peersQueued) return;
-    peersQueued = true;
-    setImmediate(() => {
-      peersQueued = false;
-      sendPeers();
-    });
   };
   let lastBans = '';
   const sendBans = (force = false) => {
@@ -214,7 +201,8 @@ export async function startSupervisor(config: Config, count: number, opts: Super
     ipc.on('activity', ({ entries }) => hub.reportActivity(index, entries));
     ipc.on('counts', ({ entries }) => {
       hub.reportCounts(index, entries);
-      peersSoon();
+      // At once: the other workers' admissions read these sums (the window in which a limit can be passed).
+      sendPeers();
     });
     ipc.on('permitRequest', ({ key, size, n }) => broker.request(index, key, size, n));
     ipc.on('permitRelease', ({ key, n }) => broker.release(index, key, n));

@@ -8,12 +8,8 @@ import { WorkerBanBackend } from './worker-bans.js';
 import { WorkerFleet } from './worker-fleet.js';
 import { WorkerFacts, WorkerPermits, WorkerPeers } from './worker-permits.js';
 import { WorkerStore } from './worker-store.js';
+import { hasReusePort } from './reuse-port.js';
 
-/** Node 22.12 and later can give each worker a listening socket of its own (SO_REUSEPORT): the kernel spreads connections. */
-export function hasReusePort(version = process.versions.node): boolean {
-  const [major = 0, minor = 0] = version.split('.').map(Number);
-  return major > 22 || (major === 22 && minor >= 12);
-}
 
 /** Runs until the supervisor asks for a drain (exit 0) or disappears (exit at once: no worker outlives it). */
 export async function runWorker(index: number): Promise<void> {

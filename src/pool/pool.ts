@@ -73,6 +73,8 @@ export class Pool implements ServerHost, ClientHost {
   private asked = 0;
   /** Servers to hand back as they come back from their clients: another worker's clients wait for this pool. */
   private owed = 0;
+  /** The size last told to the permits: a tenant edit must reach them even when nothing new is asked. */
+  private toldSize = 0;
 
   constructor(
     private readonly ctx: PoolContext,
@@ -299,7 +301,15 @@ export class Pool implements ServerHost, ClientHost {
     const spare = Math.min(n, this.held - this.servers.size - this.opening);
     for (let i = 0; i < spare; i++) this.open();
     const ask = n - spare - this.asked;
-    if (ask <= 0) return;
+    if (ask <= 0) {
+      if (this.asked > 0 && this.toldSize !== this.cfg.size) {
+        this.toldSize = this.cfg.size;
+        const now = this.ctx.permits.request(this.key, this.cfg.size, 0);
+        if (now > 0) this.permitsGranted(now);
+      }
+      return;
+    }
+    this.toldSize = this.cfg.size;
     const now = this.ctx.permits.request(this.key, this.cfg.size, ask);
     this.held += now;
     this.asked += ask - now;
