@@ -26,6 +26,8 @@ export interface PoolFactsMessage {
   key: string;
   defaults?: Array<[string, string]>;
   settings?: string[];
+  /** The pool went away on a worker: forget what was learned. */
+  forget?: boolean;
 }
 
 /** The other workers' admitted clients (and, per tenant, the other nodes' for maxClientConnectionsFleet). */

@@ -55,12 +55,18 @@ export async function startSupervisor(config: Config, count: number, opts: Super
   const metrics = new Metrics();
   const live = new LiveSettings(config);
   const store: Store = createStore(config, logger, metrics);
-  await store.start();
   const fleet: Fleet = createFleet(config, logger);
-  await fleet.start();
   registerFleetMetrics(metrics.registry, fleet);
   const bans = new BanList({ config, logger, metrics, isTrustedProxy: live.isTrustedProxy });
-  await bans.start();
+  // Started once every worker has loaded its code and asks for its state, so the store's clocks (restoreGrace, the
+  // first sync) start as close to listening as in a single process; loading the code is most of a worker's start.
+  let allAsked!: () => void;
+  let asked = 0;
+  const nodeReady = new Promise<void>((resolve) => (allAsked = resolve)).then(async () => {
+    await store.start();
+    await fleet.start();
+    await bans.start();
+  });
   const reloader = new Reloader({ live, ...(opts.readConfig ? { read: opts.readConfig } : {}), store, logger, metrics });
 
   const slots = new Map<number, Slot>();
@@ -133,6 +139,11 @@ export async function startSupervisor(config: Config, count: number, opts: Super
   // What pools learned on one worker (server defaults, accepted settings), for the others and for restarted workers.
   const facts = new Map<string, { defaults?: Array<[string, string]>; settings: Set<string> }>();
   const learn = (from: number, f: PoolFactsMessage) => {
+    for (const s of slots.values()) if (s.index !== from) s.ipc.emit('facts', f);
+    if (f.forget) {
+      facts.delete(f.key);
+      return;
+    }
     let k = facts.get(f.key);
     if (!k) facts.set(f.key, (k = { settings: new Set() }));
     if (f.defaults && !k.defaults) k.defaults = f.defaults;
@@ -140,7 +151,6 @@ export async function startSupervisor(config: Config, count: number, opts: Super
       if (k.settings.size >= 10_000) k.settings.clear();
       k.settings.add(s);
     }
-    for (const s of slots.values()) if (s.index !== from) s.ipc.emit('facts', f);
   };
   const allFacts = (): PoolFactsMessage[] => [...facts].map(([key, k]) => ({ key, ...(k.defaults ? { defaults: k.defaults } : {}), settings: [...k.settings] }));
 
@@ -159,18 +169,22 @@ export async function startSupervisor(config: Config, count: number, opts: Super
     const ipc = new Endpoint<SupervisorSide, WorkerSide>(worker, (op, err) => log.error({ err, op, worker: index }, 'IPC handler failed'));
     const slot: Slot = { index, worker, ipc, ready: false, startedAt: Date.now() };
     slots.set(index, slot);
-    ipc.handle('init', () => ({
-      config: live.config,
-      index,
-      workers: count,
-      nodeId: fleet.nodeId,
-      slot: fleet.slot,
-      shared: fleet.shared,
-      tenants: store.listTenants(),
-      storeStatus: store.status(),
-      bans: bans.active(),
-      facts: allFacts(),
-    }));
+    ipc.handle('init', async () => {
+      if (++asked === count) allAsked();
+      await nodeReady;
+      return {
+        config: live.config,
+        index,
+        workers: count,
+        nodeId: fleet.nodeId,
+        slot: fleet.slot,
+        shared: fleet.shared,
+        tenants: store.listTenants(),
+        storeStatus: store.status(),
+        bans: bans.active(),
+        facts: allFacts(),
+      };
+    });
     ipc.handle('lock', ({ name, ttlMs }) => hub.lock(index, name, ttlMs));
     ipc.handle('idleEverywhere', ({ tenant, idleMs }) => hub.idleEverywhere(tenant, idleMs));
     ipc.handle('nodes', () => fleet.nodes());

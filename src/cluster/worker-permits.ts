@@ -107,7 +107,16 @@ export class WorkerFacts implements PoolFacts {
     this.ipc.emit('facts', { key, settings });
   }
 
+  forget(key: string): void {
+    if (!this.known.delete(key)) return;
+    this.ipc.emit('facts', { key, forget: true });
+  }
+
   private take(f: PoolFactsMessage): void {
+    if (f.forget) {
+      this.known.delete(f.key);
+      return;
+    }
     let k = this.known.get(f.key);
     if (!k) this.known.set(f.key, (k = { defaults: undefined, settings: new Set() }));
     if (f.defaults && !k.defaults) k.defaults = new Map(f.defaults);

@@ -49,4 +49,6 @@ export interface PoolFacts {
   settingKnown(key: string, setting: string): boolean;
   learnedDefaults(key: string, defaults: ReadonlyMap<string, string>): void;
   learnedSettings(key: string, settings: string[]): void;
+  /** The pool is gone on this worker (no client, no server): its facts are forgotten, as a lone process forgets them. */
+  forget(key: string): void;
 }

@@ -346,6 +346,7 @@ export class Pool implements ServerHost, ClientHost {
 
   /** The backend drops this pool: what it asked for and was not granted is withdrawn. */
   dispose(): void {
+    this.ctx.facts?.forget(this.key);
     if (this.asked > 0) this.ctx.permits.withdraw(this.key);
     this.asked = 0;
     const spare = this.held - this.servers.size - this.opening;
