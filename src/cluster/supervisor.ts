@@ -41,6 +41,8 @@ interface Slot {
 
 /** How often the workers hear the other workers' client counts, the fleet's health and the store's status. */
 const PEERS_INTERVAL_MS = 500;
+/** How often the supervisor looks for a change of the store's or the fleet's health to pass on at once. */
+const STATUS_WATCH_MS = 50;
 /** Restart backoff: doubles per quick death, from the first to the last, and starts over after a worker lived a while. */
 const RESTART_FIRST_MS = 100;
 const RESTART_MAX_MS = 5000;
@@ -116,6 +118,16 @@ export async function startSupervisor(config: Config, count: number, opts: Super
     sendBans();
   }, PEERS_INTERVAL_MS);
   ticker.unref();
+  // The store's health and first load decide admissions (08004 until loaded): workers hear of a change within 50 ms.
+  let lastStatus = '';
+  const statusWatch = setInterval(() => {
+    const st = store.status();
+    const now = `${st.loaded}/${st.healthy}/${st.version}/${fleet.healthy()}`;
+    if (now === lastStatus) return;
+    lastStatus = now;
+    sendPeers();
+  }, STATUS_WATCH_MS);
+  statusWatch.unref();
 
   store.onChange((e) => {
     for (const s of slots.values()) {
@@ -323,6 +335,7 @@ export async function startSupervisor(config: Config, count: number, opts: Super
         for (const s of slots.values()) void s.ipc.request('drain', { reason: 'node drain' }, live.config.shutdown.timeout + 10_000).catch(() => s.worker.kill('SIGKILL'));
         await Promise.all(exited);
         clearInterval(ticker);
+        clearInterval(statusWatch);
         broker.close();
         await admin?.close();
         await fleet.close();
