@@ -148,7 +148,7 @@ export class PermitBroker {
         if (spare <= 0) continue;
         const n = Math.min(spare, short);
         p.owed.set(donor, { n: owed + n, at: Date.now() });
-        this.out.handOver(donor, key, n, 'owe');
+        this.out.handOver(donor, key, owed + n, 'owe');
         short -= n;
       }
     }

@@ -22,8 +22,9 @@ export interface PermitReceiver {
   /** `n` permits asked for earlier are granted now. */
   granted(key: string, n: number): void;
   /**
-   * Another worker's clients wait for this pool: give back `n` permits. `idle`: only spare permits and idle servers,
-   * now; `owe`: those now, and the rest as busy servers come back (a fair share for each worker).
+   * Another worker's clients wait for this pool: give back `n` permits. `idle`: spare permits and servers idle for a
+   * while, now; `owe`: spare permits and idle servers now, and the rest as busy servers come back (a fair share for
+   * each worker); `n` is then everything the broker expects from this worker, not an increment.
    */
   handOver(key: string, n: number, mode: 'idle' | 'owe'): void;
 }

@@ -14,6 +14,11 @@ import type { PoolMetrics, TenantTotals } from './pool-metrics.js';
 import type { PoolFacts, ServerPermits } from './permits.js';
 import { clientSnapshot, serverSnapshot, type ClientSnapshot, type ServerSnapshot } from './snapshots.js';
 
+/** How long a server must have been idle before another worker may take it without this one owing a fair share. */
+const IDLE_HANDOVER_MS = 500;
+/** The backend's coarse clock lags real time by up to one sweep (PoolBackend's default period). */
+const SWEEP_SLACK_MS = 500;
+
 /** Most statement names and settings a pool remembers as valid before it starts over. */
 const MAX_REMEMBERED = 10_000;
 
@@ -293,6 +298,11 @@ export class Pool implements ServerHost, ClientHost {
     // Permits granted after their waiters were served go back at once, for another worker to use.
     const spare = this.held - this.servers.size - this.opening;
     if (spare > 0 && this.waiting <= this.opening && this.servers.size + this.opening >= this.cfg.minSize) this.givePermits(spare);
+    // Nobody waits any more: an ask still open would make the broker take servers from other workers for nothing.
+    if (this.asked > 0 && this.waiting <= this.opening) {
+      this.ctx.permits.withdraw(this.key);
+      this.asked = 0;
+    }
   }
 
   /** Opens up to `n` servers: with spare permits first, then with those the permits grant now; asks for the rest. */
@@ -336,12 +346,17 @@ export class Pool implements ServerHost, ClientHost {
       this.givePermits(spare);
       n -= spare;
     }
-    while (n > 0 && this.idle.length > 0) {
-      this.idle.pop()!.close('handed over to another worker');
+    // 'idle': only servers idle for a while (this worker's clients have gone quiet), never one between two of its
+    // transactions, or servers would shuttle between busy workers at the price of a login each. Oldest first.
+    // idleSince is stamped with the coarse clock (one sweep late at most), hence the sweep period on top.
+    const quietSince = mode === 'idle' ? this.clock.now - IDLE_HANDOVER_MS - SWEEP_SLACK_MS : Number.POSITIVE_INFINITY;
+    while (n > 0 && this.idle.length > 0 && this.idle[0]!.idleSince <= quietSince) {
+      this.idle.shift()!.close('handed over to another worker');
       n--;
     }
     // A server still opening is owed too: it is handed over when it would first be offered.
-    if (mode === 'owe') this.owed = Math.min(this.owed + n, this.servers.size + this.opening);
+    // `n` is all the broker expects from this worker now (asks are repeated, not added up).
+    if (mode === 'owe') this.owed = Math.min(n, this.servers.size + this.opening);
   }
 
   /** The backend drops this pool: what it asked for and was not granted is withdrawn. */
