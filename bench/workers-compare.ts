@@ -101,7 +101,8 @@ async function main(): Promise<void> {
             row.cpuShare.push(cpu / wall);
             row.supervisorPerTx.push(tx > 0 ? (supervisor / tx) * 1e6 : 0);
             rows.set(key, row);
-            process.stderr.write(`round ${round} workers ${workers} ${w.name}: ${tps.toFixed(0)} tps, ${((cpu / tx) * 1e6).toFixed(1)} µs CPU/tx, ${(cpu / wall).toFixed(2)} cores\n`);
+            const opened = /pgporter_pool_server_connect_seconds_count\{tenant="bench"\} (\d+)/.exec(await porter.metrics())?.[1];
+            process.stderr.write(`round ${round} workers ${workers} ${w.name}: ${tps.toFixed(0)} tps, ${((cpu / tx) * 1e6).toFixed(1)} µs CPU/tx (supervisor ${((supervisor / tx) * 1e6).toFixed(1)}), ${(cpu / wall).toFixed(2)} cores, ${opened} server logins so far\n`);
           }
         } finally {
           await porter.stop();

@@ -105,6 +105,15 @@ export async function startSupervisor(config: Config, count: number, opts: Super
     const watched = fleetWatched();
     for (const s of slots.values()) s.ipc.emit('peers', { ...hub.peersOf(s.index, watched), healthy, storeStatus });
   };
+  let peersQueued = false;
+  const peersSoon = () => {
+    if (peersQueued) return;
+    peersQueued = true;
+    setImmediate(() => {
+      peersQueued = false;
+      sendPeers();
+    });
+  };
   let lastBans = '';
   const sendBans = (force = false) => {
     const list = bans.active();
@@ -227,8 +236,8 @@ export async function startSupervisor(config: Config, count: number, opts: Super
     ipc.on('activity', ({ entries }) => hub.reportActivity(index, entries));
     ipc.on('counts', ({ entries }) => {
       hub.reportCounts(index, entries);
-      // At once: the other workers' admissions read these sums (the window in which a limit can be passed).
-      sendPeers();
+      // Once per supervisor tick, however many workers reported in it: the other workers' admissions read these sums.
+      peersSoon();
     });
     ipc.on('permitRequest', ({ key, size, n }) => broker.request(index, key, size, n));
     ipc.on('permitRelease', ({ key, n }) => broker.release(index, key, n));
