@@ -3,17 +3,18 @@ import { createServer, type Server } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import type { Config } from './config/index.js';
 import { ClientError } from './errors.js';
-import { createLogger, Metrics, startObservabilityServer, type Logger, type ObservabilityServer } from './observability/index.js';
-import { PoolBackend, type Backend } from './pool/index.js';
+import { createLogger, Metrics, setLogLevel, startObservabilityServer, type Logger, type ObservabilityServer } from './observability/index.js';
+import { PoolBackend, type AdmissionPeers, type Backend, type PoolFacts, type ServerPermits } from './pool/index.js';
 import { handleConnection, SessionRegistry } from './proxy/index.js';
 import { createStore, type Store } from './store/index.js';
-import { BanList, createAccessControl } from './netrules/index.js';
+import { BanList, createAccessControl, type BanBackend } from './netrules/index.js';
 import { registerBanRoutes, registerLifecycleRoutes, registerReloadRoute, startAdminServer, type AdminServer } from './admin/index.js';
 import { CredentialResolver, runAuthQuery } from './auth/index.js';
 import { createWakeManager, serverReach } from './wake/index.js';
-import { createFleet, registerFleetMetrics } from './fleet/index.js';
+import { createFleet, registerFleetMetrics, type Fleet } from './fleet/index.js';
 import { CancelRouter } from './proxy/cancel-router.js';
-import { LiveSettings, Reloader, type ReloadOutcome } from './reload.js';
+import { LiveSettings, loadTls, Reloader, type ReloadOutcome } from './reload.js';
+import { CidrSet } from './net/index.js';
 import { AdminConsole, type ConsoleControl } from './console/index.js';
 import { reloadMarkOf } from './config/index.js';
 
@@ -24,6 +25,12 @@ export interface App {
   readonly logger: Logger;
   readonly metrics: Metrics;
   readonly store: Store;
+  /** The pooling backend (a worker's supervisor reads and drives it: snapshots, pause, resume). */
+  readonly pools: PoolBackend;
+  /** Live sessions on this process. */
+  sessionCount(): number;
+  /** A worker takes the config its supervisor re-read and validated (a reload that succeeded there). */
+  applyConfig(config: Config): void;
   /** Resolves when something other than a signal asks the process to stop (POST /v1/drain, the console's SHUTDOWN). */
   readonly stopRequested: Promise<string>;
   /** Re-reads the config file (SIGHUP, POST /v1/reload); `trigger` is logged. */
@@ -36,17 +43,47 @@ export interface AppOptions {
   logger?: Logger;
   /** Reads and validates the config file again, for reloads; without it a reload is refused. */
   readConfig?: () => Config;
+  /** Set when this process is one of several workers (src/cluster): node-level state comes from the supervisor. */
+  worker?: WorkerSeams;
+}
+
+/**
+ * What a worker process gets from its supervisor instead of building it (docs/internals.md, "with several workers"):
+ * a read-only copy of the store, the fleet seam with the supervisor as a local hub, bans, server permits, the other
+ * workers' client counts, and the controls that act on the whole node.
+ */
+export interface WorkerSeams {
+  /** 0..7: the worker's bits in the cancel keys. */
+  index: number;
+  /** How many workers the node runs (per-node rates are split between them). */
+  count: number;
+  store: Store;
+  fleet: Fleet;
+  banBackend: BanBackend;
+  permits: ServerPermits;
+  peers: AdmissionPeers;
+  facts: PoolFacts;
+  /** The node's reload (the supervisor re-reads the file and hands the result to every worker). */
+  reload(trigger: string): Promise<ReloadOutcome>;
+  /** PAUSE/RESUME on every worker of the node. */
+  pause(tenant: string | undefined): Promise<void>;
+  resume(tenant: string | undefined): Promise<void>;
+  /** Asks the supervisor to drain the node (console SHUTDOWN). */
+  stop(reason: string): void;
+  /** Binds the shared listener (cluster's shared handle, or a reusePort socket of its own). */
+  listen(server: Server, host: string, port: number): Promise<void>;
 }
 
 export async function startApp(config: Config, opts: AppOptions = {}): Promise<App> {
   const logger = opts.logger ?? createLogger(config.log.level);
   const metrics = new Metrics();
+  const worker = opts.worker;
   // What a reload may change is read through `live`, never captured (src/config/reload-marks.ts says which options).
   const live = new LiveSettings(config);
-  const store: Store = createStore(config, logger, metrics);
+  const store: Store = worker ? worker.store : createStore(config, logger, metrics);
   await store.start();
   // Before anything hands out cancel keys: the fleet gives this node its slot in them.
-  const fleet = createFleet(config, logger);
+  const fleet = worker ? worker.fleet : createFleet(config, logger);
   await fleet.start();
   const fleetMetrics = registerFleetMetrics(metrics.registry, fleet);
   const sessions = new SessionRegistry();
@@ -65,6 +102,7 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
     serverEpoch: (id) => wake.epoch(id),
     cancelSlot: fleet.slot,
     clientsElsewhere: (id) => fleet.clientsElsewhere(id),
+    ...(worker ? { cancelWorker: worker.index, permits: worker.permits, peers: worker.peers, facts: worker.facts } : {}),
   });
   // Server connections to a machine about to be suspended would be dead after the resume: close them first.
   wake.setBeforeSuspend((id) => pools.closeTenantServers(id));
@@ -94,25 +132,30 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
     logger,
     metrics: fleetMetrics,
     refused: (reason, tenant) => metrics.connectionsRefused.inc({ reason, tenant }),
-    ratePerAddress: config.fleet.cancelRatePerAddress,
+    // Per node: round-robin spreads one address's CancelRequests evenly, so each worker takes its share of the rate.
+    ratePerAddress: worker ? Math.max(1, Math.ceil(config.fleet.cancelRatePerAddress / worker.count)) : config.fleet.cancelRatePerAddress,
+    ...(worker ? { worker: worker.index } : {}),
   });
   // Failed-login bans: in Redis for the fleet when the store is Redis, else in this process.
-  const bans = new BanList({ config, logger, metrics, isTrustedProxy: live.isTrustedProxy });
+  const bans = new BanList({ config, logger, metrics, isTrustedProxy: live.isTrustedProxy, ...(worker ? { backend: worker.banBackend } : {}) });
   await bans.start();
   let requestStop!: (reason: string) => void;
   const stopRequested = new Promise<string>((resolve) => (requestStop = resolve));
   const reloader = new Reloader({ live, ...(opts.readConfig ? { read: opts.readConfig } : {}), store, logger, metrics });
+  const reload = (trigger: string) => (worker ? worker.reload(trigger) : reloader.reload(trigger));
   // The admin console (database `pgporter` on this port), when console users are configured.
   const tenantIds = (tenant?: string) => (tenant !== undefined ? [tenant] : store.listTenants().map((t) => t.id));
   const consoleControl: ConsoleControl = {
     pause: async (tenant) => {
+      if (worker) return worker.pause(tenant);
       await Promise.all(tenantIds(tenant).map((id) => pools.pause(id)));
     },
-    resume: (tenant) => {
+    resume: async (tenant) => {
+      if (worker) return worker.resume(tenant);
       for (const id of tenantIds(tenant)) pools.resume(id);
     },
     reload: async () => {
-      const r = await reloader.reload('console RELOAD');
+      const r = await reload('console RELOAD');
       if (r.result !== 'ok') throw new Error(r.message);
       return r.changed.length ? `reloaded: ${r.changed.join(', ')}` : 'reloaded: nothing changed';
     },
@@ -120,7 +163,17 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
   };
   const adminConsole =
     config.admin.consoleUsers.length > 0
-      ? new AdminConsole({ config, logger, metrics, pools, tenants: store, sessions, fleet, control: consoleControl, shutdown: () => requestStop('console SHUTDOWN') })
+      ? new AdminConsole({
+          config,
+          logger,
+          metrics,
+          pools,
+          tenants: store,
+          sessions,
+          fleet,
+          control: consoleControl,
+          shutdown: () => (worker ? worker.stop('console SHUTDOWN') : requestStop('console SHUTDOWN')),
+        })
       : undefined;
   // Each connection reads the settings current when it is accepted.
   const deps = {
@@ -146,19 +199,22 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
   const server: Server = createServer({ pauseOnConnect: true }, (socket) => {
     void handleConnection(socket, deps);
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.listen.port, config.listen.host, () => {
-      server.off('error', reject);
-      resolve();
+  if (worker) await worker.listen(server, config.listen.host, config.listen.port);
+  else {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.listen.port, config.listen.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
     });
-  });
+  }
   const port = (server.address() as AddressInfo).port;
 
   let draining = false;
 
   let obs: ObservabilityServer | undefined;
-  if (config.metrics.enabled) {
+  if (config.metrics.enabled && !worker) {
     obs = await startObservabilityServer(metrics, config.metrics.host, config.metrics.port, () => {
       const st = store.status();
       // Unhealthy as soon as draining starts, so Fly's proxy routes new clients elsewhere.
@@ -169,7 +225,7 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
   let admin: AdminServer | undefined;
   if (config.admin.enabled && config.admin.tokens.length === 0) {
     logger.warn({ event: 'admin_disabled' }, 'admin API not started: admin.tokens is empty, so it could refuse every request only');
-  } else if (config.admin.enabled) {
+  } else if (config.admin.enabled && !worker) {
     admin = await startAdminServer({
       host: config.admin.host,
       port: config.admin.port,
@@ -194,7 +250,8 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
     );
     registerReloadRoute(admin.route, { reloader, logger });
   }
-  logger.info({ event: 'listening', host: config.listen.host, port, metricsPort: obs?.port, adminPort: admin?.port, proxyProtocol: config.proxyProtocol.mode, tls: !!live.secureContext, tenants: store.listTenants().length }, 'pgporter listening');
+  if (worker) logger.info({ event: 'worker_listening', worker: worker.index, port }, 'worker listening');
+  else logger.info({ event: 'listening', host: config.listen.host, port, metricsPort: obs?.port, adminPort: admin?.port, proxyProtocol: config.proxyProtocol.mode, tls: !!live.secureContext, tenants: store.listTenants().length }, 'pgporter listening');
 
   let closing: Promise<void> | undefined;
   const app: App = {
@@ -204,8 +261,14 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
     logger,
     metrics,
     store,
+    pools,
+    sessionCount: () => sessions.count(),
+    applyConfig(next) {
+      live.swap(next, loadTls(next), new CidrSet(next.proxyProtocol.trustedProxies));
+      setLogLevel(logger, next.log.level);
+    },
     stopRequested,
-    reload: (trigger) => reloader.reload(trigger),
+    reload,
     close: () =>
       (closing ??= (async () => {
         draining = true;

@@ -12,6 +12,9 @@ const env = await startPoolEnv(
   { mode: 'transaction', size: 3 },
   {
     config: {
+      // One worker: SHOW POOLS/CLIENTS/SERVERS and KILL show and act on the worker the console connection lands on
+      // (docs/internals.md); these checks need the pooled client on that same process.
+      workers: 1,
       admin: { host: '127.0.0.1', port: 0, tokens: [{ name: 'test', token: 'test-token-0123456789' }], consoleUsers: [ADMIN, VIEWER] },
     },
   },

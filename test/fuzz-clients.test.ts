@@ -12,7 +12,9 @@ import { sleep, waitFor } from './fixtures/ports.js';
 
 const TOKEN = 'test-token-0123456789';
 /** The startup deadline pgporter gets here, so a half-sent startup packet is refused quickly instead of after 10 s. */
-const CONFIG = { startup: { maxPacketSize: 10000, timeout: '1500ms' }, proxyProtocol: { mode: 'optional', trustedProxies: ['127.0.0.0/8'], headerTimeout: '1s' } };
+// One worker: these tests are about hostile bytes never reaching another client on a shared server, so every client
+// must land in the same pool (with several workers, clients on different workers never share a server).
+const CONFIG = { workers: 1, startup: { maxPacketSize: 10000, timeout: '1500ms' }, proxyProtocol: { mode: 'optional', trustedProxies: ['127.0.0.0/8'], headerTimeout: '1s' } };
 /** SQLSTATEs a FATAL may fittingly carry for a hostile client (protocol, connection, auth, tenant, limits, shutdown, server's own refusals). */
 const FITTING_FATAL = new Set(['08P01', '08006', '08004', '0A000', '28000', '28P01', '3D000', '53300', '57P01', '25P03', '57P05', '42704', '22023']);
 

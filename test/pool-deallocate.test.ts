@@ -3,7 +3,8 @@ import t from 'tap';
 import pg from 'pg';
 import { startPoolEnv } from './fixtures/pool-env.js';
 
-const env = await startPoolEnv({ mode: 'transaction', size: 2 });
+// One worker: the point is clients moving between the two servers of one pool, which only one worker's pool does.
+const env = await startPoolEnv({ mode: 'transaction', size: 2 }, { config: { workers: 1 } });
 t.teardown(() => env.stop());
 
 const connect = async () => {

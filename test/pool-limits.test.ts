@@ -3,8 +3,12 @@ import t from 'tap';
 import pg from 'pg';
 import { startPoolEnv } from './fixtures/pool-env.js';
 
+// One worker: these check the limits at the exact client and the wait of the one server. Across workers a limit holds
+// within one IPC round trip (docs/internals.md, Limits across workers): workers-client-limit.test.ts covers that.
+const ONE = { workers: 1 };
+
 t.test('queryWaitTimeout: a client waiting for a busy pool gets an error', async (t) => {
-  const env = await startPoolEnv({ mode: 'transaction', size: 1, queryWaitTimeout: '1s' });
+  const env = await startPoolEnv({ mode: 'transaction', size: 1, queryWaitTimeout: '1s' }, { config: ONE });
   t.teardown(() => env.stop());
   const holder = new pg.Client(env.conn);
   await holder.connect();
@@ -34,7 +38,7 @@ t.test('queryWaitTimeout: a client waiting for a busy pool gets an error', async
 });
 
 t.test('maxClientConnections per tenant: the next client gets 53300', async (t) => {
-  const env = await startPoolEnv({ mode: 'transaction', size: 1, maxClientConnections: 2 });
+  const env = await startPoolEnv({ mode: 'transaction', size: 1, maxClientConnections: 2 }, { config: ONE });
   t.teardown(() => env.stop());
   const a = new pg.Client(env.conn);
   const b = new pg.Client(env.conn);
@@ -56,7 +60,7 @@ t.test('maxClientConnections per tenant: the next client gets 53300', async (t) 
 });
 
 t.test('global pool.maxClientConnections: 53300 across tenants', async (t) => {
-  const env = await startPoolEnv({ mode: 'transaction', size: 1 }, { config: { pool: { maxClientConnections: 1 } } });
+  const env = await startPoolEnv({ mode: 'transaction', size: 1 }, { config: { ...ONE, pool: { maxClientConnections: 1 } } });
   t.teardown(() => env.stop());
   const a = new pg.Client(env.conn);
   await a.connect();

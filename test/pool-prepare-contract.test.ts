@@ -4,9 +4,11 @@ import { startPoolEnv, pgbench } from './fixtures/pool-env.js';
 import { USERS } from './fixtures/postgres.js';
 import { Bind, Close, Execute, Parse, Query, Sync, Wire, errorOf, rowsOf, typesOf } from './fixtures/wire.js';
 
-const tx = await startPoolEnv({ mode: 'transaction', size: 1 });
+// One worker: the point is every client sharing one server (a pool of 1); with several workers that server would take
+// turns between them, each turn a new server login (README, Every core).
+const tx = await startPoolEnv({ mode: 'transaction', size: 1 }, { config: { workers: 1 } });
 t.teardown(() => tx.stop());
-const session = await startPoolEnv({ mode: 'session', size: 10, queryWaitTimeout: '60s' }, { pg: tx.pg });
+const session = await startPoolEnv({ mode: 'session', size: 10, queryWaitTimeout: '60s' }, { pg: tx.pg, config: { workers: 1 } });
 t.teardown(() => session.porter.stop());
 tx.pg.sql(`CREATE TABLE things (id int PRIMARY KEY, name text); INSERT INTO things VALUES (1, 'one'), (2, 'two'); GRANT ALL ON things TO ${USERS.trust.user};`);
 const login = { user: USERS.trust.user, database: 'postgres' };

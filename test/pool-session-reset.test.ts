@@ -4,7 +4,8 @@ import pg from 'pg';
 import { startPoolEnv } from './fixtures/pool-env.js';
 
 t.test('session mode: the next client on the same server finds no state', async (t) => {
-  const env = await startPoolEnv({ mode: 'session', size: 1 });
+  // One worker: the point is the next client reusing the same server, which only clients of one worker's pool do.
+  const env = await startPoolEnv({ mode: 'session', size: 1 }, { config: { workers: 1 } });
   t.teardown(() => env.stop());
   const a = new pg.Client(env.conn);
   await a.connect();

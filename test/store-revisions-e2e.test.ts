@@ -45,7 +45,7 @@ const configFor = (redisPort: number) => ({
   proxyProtocol: { mode: 'off' },
   store: {
     kind: 'redis',
-    redis: { url: `redis://127.0.0.1:${redisPort}`, keyPrefix: 'e2e-rev:', resyncInterval: '300ms', connectTimeout: '500ms', restoreGrace: '4s' },
+    redis: { url: `redis://127.0.0.1:${redisPort}`, keyPrefix: 'e2e-rev:', resyncInterval: '300ms', connectTimeout: '500ms', restoreGrace: '12s' },
   },
   tenants: [{ id: 'acme', upstream: { host: '127.0.0.1', port: deadUpstream }, auth: { method: 'trust' }, allowlist: ['127.0.0.0/8', '198.51.100.0/24'] }],
 });
@@ -81,9 +81,11 @@ const admin = (node: PgporterProcess, method: string, path: string, body?: unkno
 
 t.test('a revocation survives Redis restarting empty and a node restarting from its old config first', async (t) => {
   // A fresh fleet: both nodes find Redis empty and wait one grace period, refusing the restricted tenant meanwhile.
+  // The grace is long enough for both nodes to be listening inside it: a node forks its workers first, and starting
+  // two nodes' processes at once on a busy machine takes seconds.
   [nodes.A, nodes.B] = await Promise.all([PgporterProcess.start({ config: configA }), PgporterProcess.start({ config })]);
   t.equal(await attempt(nodes.A), '08004', 'while waiting for peers on an empty Redis, A refuses with 08004');
-  await waitFor(async () => (await attempt(nodes.A!)) === 'admitted' && (await attempt(nodes.B!)) === 'admitted', 'both nodes to seed and admit 127.0.0.1', 15_000, 200);
+  await waitFor(async () => (await attempt(nodes.A!)) === 'admitted' && (await attempt(nodes.B!)) === 'admitted', 'both nodes to seed and admit 127.0.0.1', 25_000, 200);
   t.pass('after the grace period both nodes admit 127.0.0.1 from the config');
 
   t.equal(await admin(nodes.A, 'PUT', '/v1/tenants/acme/allowlist', { entries: ['198.51.100.0/24'] }), 200, 'revoke 127.0.0.0/8 through A');

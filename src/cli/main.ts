@@ -1,8 +1,8 @@
 // Command-line entry: parses the sub-command and its flags with node:util parseArgs and dispatches.
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config/index.js';
-import { startApp } from '../app.js';
-import { runDemo } from '../demo/demo.js';
+import { availableParallelism } from 'node:os';
+import { workerCount } from '../cluster/worker-count.js';
 
 const USAGE = `usage:
   pgporter [start] --config FILE     run pgporter with a config file
@@ -30,7 +30,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     case 'check-config':
       return checkConfig(rest, io);
     case 'demo':
-      return runDemo(io);
+      return (await import('../demo/demo.js')).runDemo(io);
     case 'allowlist': {
       const { runAllowlistCommand } = await import('./allowlist.js');
       return runAllowlistCommand(rest, io as never);
@@ -70,7 +70,14 @@ async function start(args: string[], io: CliIo): Promise<number> {
     io.stderr.write(`pgporter: ${(err as Error).message}\n`);
     return 1;
   }
-  const app = await startApp(config, { readConfig: () => loadConfig(file, io.env) });
+  const readConfig = () => loadConfig(file, io.env);
+  // One worker: today's single process. More: a supervisor forks them (src/cluster) and keeps the node-level state.
+  const workers = workerCount(config, availableParallelism);
+  // Loaded on demand: a supervisor never runs the connection path, so it does not load it (start-up is paid per process).
+  const app =
+    workers > 1
+      ? await (await import('../cluster/index.js')).startSupervisor(config, workers, { readConfig })
+      : await (await import('../app.js')).startApp(config, { readConfig });
   return new Promise<number>((resolve) => {
     let stopping = false;
     const stop = (signal: string) => {

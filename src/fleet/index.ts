@@ -3,6 +3,6 @@ export type { Fleet, FleetLock, ForwardedCancel, MachineEvent, NodeInfo, TenantA
 export { createFleet, nodeIdFor } from './create.js';
 export { LocalFleet } from './local-fleet.js';
 export { RedisFleet, type RedisFleetOptions } from './redis-fleet.js';
-export { keyPid, slotOf, KEYS_PER_WORKER } from './cancel-keys-layout.js';
+export { keyPid, slotOf, workerOf, KEYS_PER_WORKER } from './cancel-keys-layout.js';
 export { AddressRateLimiter } from './rate-limiter.js';
 export { registerFleetMetrics, type FleetMetrics } from './fleet-metrics.js';

@@ -6,7 +6,7 @@ import { normaliseIp } from '../net/index.js';
 import type { Logger, Metrics } from '../observability/index.js';
 import type { TenantRecord } from '../store/index.js';
 import { banKey, type BanEntry } from './ban-cache.js';
-import { MemoryBanBackend, type BanBackend, type BanPolicy } from './ban-backend.js';
+import { MemoryBanBackend, type BanBackend, type BanPolicy, type FailureOutcome } from './ban-backend.js';
 import { RedisBanBackend } from './bans-redis.js';
 
 export type { BanEntry } from './ban-cache.js';
@@ -130,6 +130,16 @@ export class BanList {
       },
       (err: unknown) => this.log.error({ err, tenant: tenant.id }, 'counting a failed login failed'),
     );
+  }
+
+  /** Counts a failure a worker process saw (it counted the metric itself): the node's bans live here. Never rejects. */
+  countForWorker(tenant: string, address: string, policy: BanPolicy): Promise<FailureOutcome> {
+    return this.backend.recordFailure(tenant, address, policy);
+  }
+
+  /** The bans this node enforces now, for the worker processes' copies. */
+  active(): BanEntry[] {
+    return this.backend.cache.list();
   }
 
   /** Active bans, optionally of one tenant; `expiresAt` as ISO text. */

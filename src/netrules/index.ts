@@ -8,5 +8,6 @@ export {
   type SessionDirectory,
 } from './access-control.js';
 export { BanList, authBanned, type BanListOptions, type BanEntry } from './bans.js';
+export { BanCache } from './ban-cache.js';
 export { MemoryBanBackend, type BanBackend, type BanPolicy, type FailureOutcome } from './ban-backend.js';
 export { RedisBanBackend, type RedisBanOptions } from './bans-redis.js';

@@ -1,7 +1,11 @@
 // The observability HTTP listener: /metrics for Prometheus and /healthz for Fly's health checks.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Metrics } from './metrics.js';
+
+/** What /metrics renders: this process's registry, or (several workers) the supervisor's merge of every process's. */
+export interface MetricsSource {
+  readonly registry: { readonly contentType: string; metrics(): Promise<string> };
+}
 
 export interface ObservabilityServer {
   server: Server;
@@ -10,7 +14,7 @@ export interface ObservabilityServer {
 }
 
 export async function startObservabilityServer(
-  metrics: Metrics,
+  metrics: MetricsSource,
   host: string,
   port: number,
   health: () => { ok: boolean; detail?: Record<string, unknown> },

@@ -2,4 +2,4 @@
 export { createLogger, setLogLevel, type Logger } from './logger.js';
 export { SessionLog, type LogLike } from './session-log.js';
 export { Metrics, TenantConnections } from './metrics.js';
-export { startObservabilityServer, type ObservabilityServer } from './http.js';
+export { startObservabilityServer, type ObservabilityServer, type MetricsSource } from './http.js';

@@ -16,11 +16,14 @@ export interface CancelRoute {
 export class CancelKeys {
   private readonly routes = new Map<number, { secret: number; route: CancelRoute }>();
 
-  constructor(private readonly slot = 0) {}
+  constructor(
+    private readonly slot = 0,
+    private readonly worker = 0,
+  ) {}
 
   allocate(route: CancelRoute): { pid: number; secret: number } {
     let pid: number;
-    do pid = keyPid(this.slot, 0, randomInt(1, KEYS_PER_WORKER));
+    do pid = keyPid(this.slot, this.worker, randomInt(1, KEYS_PER_WORKER));
     while (this.routes.has(pid));
     const secret = randomInt(0, 0x7fffffff);
     this.routes.set(pid, { secret, route });

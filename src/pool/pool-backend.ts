@@ -10,6 +10,20 @@ import { Pool, type PoolContext, type PoolSnapshot } from './pool.js';
 import { PoolClient } from './client.js';
 import { PoolMetrics, newTotals, type TenantTotals } from './pool-metrics.js';
 import type { ClientSnapshot, ServerSnapshot } from './snapshots.js';
+import { LocalPermits, type PoolFacts, type ServerPermits } from './permits.js';
+
+/**
+ * The clients the node's other worker processes have admitted, and where this one's counts go, so client limits hold
+ * across workers. Absent with one process.
+ */
+export interface AdmissionPeers {
+  /** Clients of the tenant admitted by the other workers, as last told. */
+  tenantElsewhere(tenantId: string): number;
+  /** Clients admitted by the other workers, every tenant. */
+  totalElsewhere(): number;
+  /** This worker's count of the tenant's clients changed (the peers coalesce and publish it). */
+  counted(tenantId: string, clients: number): void;
+}
 
 export interface PoolBackendOptions {
   config: Config;
@@ -26,6 +40,14 @@ export interface PoolBackendOptions {
   serverEpoch?(tenantId: string): number;
   /** This node's slot in the fleet, carried by the cancel keys it hands out. Default 0 (a node alone). */
   cancelSlot?: number;
+  /** This worker process's number inside the node (0..7), also carried by the cancel keys. Default 0. */
+  cancelWorker?: number;
+  /** Permits to open server connections (pool size across workers). Default: one process, every permit granted. */
+  permits?: ServerPermits;
+  /** The node's other workers' client counts. Default: none. */
+  peers?: AdmissionPeers;
+  /** What the same pools learned on the other workers (server defaults, accepted settings). Default: none. */
+  facts?: PoolFacts;
   /** Clients of a tenant on the other nodes of the fleet (for maxClientConnectionsFleet). Default: none. */
   clientsElsewhere?(tenantId: string): number;
   /** Period of the timeout sweep in ms. Default 500. */
@@ -49,7 +71,16 @@ export class PoolBackend implements Backend {
   private readonly clock = { now: Date.now() };
 
   constructor(private readonly opts: PoolBackendOptions) {
-    this.keys = new CancelKeys(opts.cancelSlot ?? 0);
+    this.keys = new CancelKeys(opts.cancelSlot ?? 0, opts.cancelWorker ?? 0);
+    const permits = opts.permits ?? new LocalPermits();
+    permits.attach({
+      granted: (key, n) => {
+        const pool = this.pools.get(key);
+        if (pool) pool.permitsGranted(n);
+        else permits.release(key, n);
+      },
+      handOver: (key, n, mode) => this.pools.get(key)?.handOver(n, mode),
+    });
     const metrics = new PoolMetrics(
       opts.metrics.registry,
       () => this.poolsSnapshot(),
@@ -64,6 +95,8 @@ export class PoolBackend implements Backend {
       ...(opts.beforeConnect ? { beforeConnect: opts.beforeConnect } : {}),
       ...(opts.serverEpoch ? { serverEpoch: opts.serverEpoch } : {}),
       ...(opts.connect ? { connect: opts.connect } : {}),
+      permits,
+      ...(opts.facts ? { facts: opts.facts } : {}),
     };
     // One coarse timer for every pool's timeouts, instead of a timer per connection.
     this.timer = setInterval(() => this.sweep(), opts.sweepIntervalMs ?? 500);
@@ -73,10 +106,11 @@ export class PoolBackend implements Backend {
   admit(tenant: TenantRecord): { release(): void } | ClientError {
     const perTenant = this.clientsByTenant.get(tenant.id) ?? 0;
     const max = tenant.pool.maxClientConnections;
-    if (this.clientsTotal >= this.opts.config.pool.maxClientConnections) {
+    const peers = this.opts.peers;
+    if (this.clientsTotal + (peers ? peers.totalElsewhere() : 0) >= this.opts.config.pool.maxClientConnections) {
       return new ClientError('TOO_MANY_CONNECTIONS', 'sorry, too many clients already');
     }
-    if (max !== undefined && perTenant >= max) {
+    if (max !== undefined && perTenant + (peers ? peers.tenantElsewhere(tenant.id) : 0) >= max) {
       return new ClientError('TOO_MANY_CONNECTIONS', `sorry, too many clients already for tenant "${tenant.id}"`);
     }
     const fleetMax = tenant.pool.maxClientConnectionsFleet;
@@ -85,6 +119,7 @@ export class PoolBackend implements Backend {
     }
     this.clientsByTenant.set(tenant.id, perTenant + 1);
     this.clientsTotal++;
+    peers?.counted(tenant.id, perTenant + 1);
     let released = false;
     return {
       release: () => {
@@ -94,6 +129,7 @@ export class PoolBackend implements Backend {
         const n = (this.clientsByTenant.get(tenant.id) ?? 1) - 1;
         if (n > 0) this.clientsByTenant.set(tenant.id, n);
         else this.clientsByTenant.delete(tenant.id);
+        peers?.counted(tenant.id, n);
       },
     };
   }
@@ -247,7 +283,10 @@ export class PoolBackend implements Backend {
       } catch (err) {
         this.opts.logger.error({ err, pool: id }, 'pool sweep failed');
       }
-      if (p.empty && !p.isPaused) this.pools.delete(id);
+      if (p.empty && !p.isPaused) {
+        p.dispose();
+        this.pools.delete(id);
+      }
     }
   }
 }

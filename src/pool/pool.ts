@@ -11,7 +11,13 @@ import { PooledServer } from './server.js';
 import type { ClientHost, ServerHost } from './seams.js';
 import type { PoolClient } from './client.js';
 import type { PoolMetrics, TenantTotals } from './pool-metrics.js';
+import type { PoolFacts, ServerPermits } from './permits.js';
 import { clientSnapshot, serverSnapshot, type ClientSnapshot, type ServerSnapshot } from './snapshots.js';
+
+/** How long a server must have been idle before another worker may take it without this one owing a fair share. */
+const IDLE_HANDOVER_MS = 500;
+/** The backend's coarse clock lags real time by up to one sweep (PoolBackend's default period). */
+const SWEEP_SLACK_MS = 500;
 
 /** Most statement names and settings a pool remembers as valid before it starts over. */
 const MAX_REMEMBERED = 10_000;
@@ -27,6 +33,10 @@ export interface PoolContext {
   beforeConnect?(tenant: TenantRecord, notify: (message: string) => void): Promise<void>;
   serverEpoch?(tenantId: string): number;
   connect?(tenant: TenantRecord, open: () => Promise<ServerConnection>): Promise<ServerConnection>;
+  /** Permits to open servers: the pool's size is a total across the node's worker processes. */
+  readonly permits: ServerPermits;
+  /** Defaults and accepted settings learned by the same pool on the node's other workers. */
+  readonly facts?: PoolFacts;
 }
 
 /** Figures for the admin API and the gauges. */
@@ -63,6 +73,15 @@ export class Pool implements ServerHost, ClientHost {
   /** Startup settings (`name\0value`) a server has accepted for this pool (bounded likewise). */
   private readonly validSettings = new Set<string>();
   private readonly log: Logger;
+  /** Key of this pool for the permits (tenant, database, user). */
+  readonly key: string;
+  /** Permits held (open and opening servers, plus spare ones not used yet) and asked for but not granted yet. */
+  private held = 0;
+  private asked = 0;
+  /** Servers to hand back as they come back from their clients: another worker's clients wait for this pool. */
+  private owed = 0;
+  /** The size last told to the permits: a tenant edit must reach them even when nothing new is asked. */
+  private toldSize = 0;
 
   constructor(
     private readonly ctx: PoolContext,
@@ -73,6 +92,9 @@ export class Pool implements ServerHost, ClientHost {
     readonly stats: TenantTotals,
   ) {
     this.log = ctx.logger.child({ tenant: tenant.id, database, user, component: 'pool' });
+    this.key = `${tenant.id}\0${database}\0${user}`;
+    const known = ctx.facts?.defaults(this.key);
+    if (known) this.defaults = new Map(known);
   }
 
   get cfg(): TenantPoolConfig {
@@ -136,16 +158,21 @@ export class Pool implements ServerHost, ClientHost {
     for (const [k, v] of settings) {
       // Any text is a valid application_name: no need to ask a server.
       if (k === 'application_name' || this.defaults?.get(k) === v) continue;
-      if (!this.validSettings.has(`${k}\0${v}`)) return true;
+      const kv = `${k}\0${v}`;
+      if (!this.validSettings.has(kv) && !this.ctx.facts?.settingKnown(this.key, kv)) return true;
     }
     return false;
   }
 
   settingsConfirmed(settings: ReadonlyMap<string, string>): void {
+    const learned: string[] = [];
     for (const [k, v] of settings) {
       if (this.validSettings.size >= MAX_REMEMBERED) this.validSettings.clear();
-      this.validSettings.add(`${k}\0${v}`);
+      const kv = `${k}\0${v}`;
+      if (!this.validSettings.has(kv)) learned.push(kv);
+      this.validSettings.add(kv);
     }
+    if (learned.length && this.ctx.facts) this.ctx.facts.learnedSettings(this.key, learned);
   }
 
   internalError(err: unknown): void {
@@ -197,7 +224,7 @@ export class Pool implements ServerHost, ClientHost {
   }
 
   serverClosed(server: PooledServer, reason: string): void {
-    this.servers.delete(server);
+    if (this.servers.delete(server)) this.givePermits(1);
     const i = this.idle.indexOf(server);
     if (i >= 0) this.idle.splice(i, 1);
     const c = server.client;
@@ -226,6 +253,11 @@ export class Pool implements ServerHost, ClientHost {
 
   /** A free server goes to the longest-waiting client, or onto the idle stack. */
   private offer(server: PooledServer): void {
+    if (this.owed > 0) {
+      this.owed--;
+      server.close('handed over to another worker');
+      return;
+    }
     server.toIdle();
     const c = this.nextWaiter();
     if (c) this.give(c, server);
@@ -269,8 +301,78 @@ export class Pool implements ServerHost, ClientHost {
       if (!s) break;
       this.give(this.nextWaiter()!, s);
     }
-    let need = Math.min(this.waiting - this.opening, this.cfg.size - this.servers.size - this.opening);
-    while (need-- > 0) this.open();
+    this.openServers(Math.min(this.waiting - this.opening, this.cfg.size - this.servers.size - this.opening));
+    // Permits granted after their waiters were served go back at once, for another worker to use.
+    const spare = this.held - this.servers.size - this.opening;
+    if (spare > 0 && this.waiting <= this.opening && this.servers.size + this.opening >= this.cfg.minSize) this.givePermits(spare);
+    // Nobody waits any more: an ask still open would make the broker take servers from other workers for nothing.
+    if (this.asked > 0 && this.waiting <= this.opening) {
+      this.ctx.permits.withdraw(this.key);
+      this.asked = 0;
+    }
+  }
+
+  /** Opens up to `n` servers: with spare permits first, then with those the permits grant now; asks for the rest. */
+  private openServers(n: number): void {
+    if (n <= 0) return;
+    const spare = Math.min(n, this.held - this.servers.size - this.opening);
+    for (let i = 0; i < spare; i++) this.open();
+    const ask = n - spare - this.asked;
+    if (ask <= 0) {
+      if (this.asked > 0 && this.toldSize !== this.cfg.size) {
+        this.toldSize = this.cfg.size;
+        const now = this.ctx.permits.request(this.key, this.cfg.size, 0);
+        if (now > 0) this.permitsGranted(now);
+      }
+      return;
+    }
+    this.toldSize = this.cfg.size;
+    const now = this.ctx.permits.request(this.key, this.cfg.size, ask);
+    this.held += now;
+    this.asked += ask - now;
+    for (let i = 0; i < now; i++) this.open();
+  }
+
+  private givePermits(n: number): void {
+    this.held -= n;
+    this.ctx.permits.release(this.key, n);
+  }
+
+  /** Permits asked for earlier arrive. */
+  permitsGranted(n: number): void {
+    this.asked = Math.max(0, this.asked - n);
+    this.held += n;
+    if (this.closed) this.givePermits(n);
+    else this.pump();
+  }
+
+  /** Another worker waits for this pool (see PermitReceiver.handOver). */
+  handOver(n: number, mode: 'idle' | 'owe'): void {
+    const spare = Math.min(n, this.held - this.servers.size - this.opening);
+    if (spare > 0) {
+      this.givePermits(spare);
+      n -= spare;
+    }
+    // 'idle': only servers idle for a while (this worker's clients have gone quiet), never one between two of its
+    // transactions, or servers would shuttle between busy workers at the price of a login each. Oldest first.
+    // idleSince is stamped with the coarse clock (one sweep late at most), hence the sweep period on top.
+    const quietSince = mode === 'idle' ? this.clock.now - IDLE_HANDOVER_MS - SWEEP_SLACK_MS : Number.POSITIVE_INFINITY;
+    while (n > 0 && this.idle.length > 0 && this.idle[0]!.idleSince <= quietSince) {
+      this.idle.shift()!.close('handed over to another worker');
+      n--;
+    }
+    // A server still opening is owed too: it is handed over when it would first be offered.
+    // `n` is all the broker expects from this worker now (asks are repeated, not added up).
+    if (mode === 'owe') this.owed = Math.min(n, this.servers.size + this.opening);
+  }
+
+  /** The backend drops this pool: what it asked for and was not granted is withdrawn. */
+  dispose(): void {
+    this.ctx.facts?.forget(this.key);
+    if (this.asked > 0) this.ctx.permits.withdraw(this.key);
+    this.asked = 0;
+    const spare = this.held - this.servers.size - this.opening;
+    if (spare > 0) this.givePermits(spare);
   }
 
   private open(): void {
@@ -298,6 +400,7 @@ export class Pool implements ServerHost, ClientHost {
       server = new PooledServer(conn, this, epoch, this.cfg.serverLifetime, this.cfg.preparedStatementCacheSize, this.clock.now);
     } catch (err) {
       this.opening--;
+      this.givePermits(1);
       this.openFailed(err);
       this.checkPaused();
       return;
@@ -305,7 +408,10 @@ export class Pool implements ServerHost, ClientHost {
     this.opening--;
     this.ctx.metrics.connectSeconds.observe({ tenant: tenant.id }, (performance.now() - started) / 1000);
     this.servers.add(server);
-    this.defaults ??= new Map(server.settings.have);
+    if (!this.defaults) {
+      this.defaults = new Map(server.settings.have);
+      this.ctx.facts?.learnedDefaults(this.key, this.defaults);
+    }
     this.log.debug({ event: 'server_opened', serverPid: server.key.pid }, 'server connection opened');
     if (this.closed) server.close('pool closed');
     else this.offer(server);
@@ -387,7 +493,7 @@ export class Pool implements ServerHost, ClientHost {
       }
     }
     if (!this.closed && !this.paused && this.secret && this.servers.size + this.opening < cfg.minSize) {
-      for (let n = cfg.minSize - this.servers.size - this.opening; n > 0; n--) this.open();
+      this.openServers(cfg.minSize - this.servers.size - this.opening);
     }
   }
 

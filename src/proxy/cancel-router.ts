@@ -1,8 +1,8 @@
-// Routes a CancelRequest to the node that handed out its key: handled here when the key is this node's, sent to its owner otherwise; rate-limited per source address.
+// Routes a CancelRequest to the node (and worker process) that handed out its key: handled here when the key is this process's, sent to its owner otherwise; rate-limited per source address.
 import type { LogLike, Logger } from '../observability/index.js';
 import type { Backend } from '../pool/index.js';
 import type { TenantRecord } from '../store/index.js';
-import { AddressRateLimiter, slotOf, type Fleet, type FleetMetrics, type ForwardedCancel } from '../fleet/index.js';
+import { AddressRateLimiter, slotOf, workerOf, type Fleet, type FleetMetrics, type ForwardedCancel } from '../fleet/index.js';
 import type { AccessCheck } from './front-door.js';
 import type { TenantLookup } from './tenant-resolve.js';
 
@@ -16,6 +16,8 @@ export interface CancelRouterDeps {
   /** Counts a cancel refused by the allowlist (connections_refused, by reason and tenant). */
   refused(reason: string, tenantId: string): void;
   ratePerAddress: number;
+  /** This worker process's number when the node runs several (keys of the others go through the fleet seam to them). */
+  worker?: number;
 }
 
 export class CancelRouter {
@@ -36,7 +38,8 @@ export class CancelRouter {
       return;
     }
     const slot = slotOf(pid);
-    if (this.d.fleet.shared && slot !== this.d.fleet.slot) {
+    const elsewhere = (this.d.fleet.shared && slot !== this.d.fleet.slot) || (this.d.worker !== undefined && workerOf(pid) !== this.d.worker);
+    if (elsewhere) {
       this.d.metrics.cancels.inc({ route: 'forwarded' });
       void this.d.fleet.forwardCancel(slot, { pid, secret, clientIp }).then((sent) => {
         if (!sent) log.debug({ event: 'cancel_ignored', reason: 'owner unreachable', slot }, 'cancel request for another node could not be forwarded');

@@ -22,7 +22,7 @@ export function wakeMetrics(registry: Registry): WakeMetrics {
   return {
     wakes: reuse(registry, 'pgporter_wakes_total', () => new Counter({
       name: 'pgporter_wakes_total',
-      help: 'Wake attempts by tenant and result (woken: the machine was started; not_needed: it was already started; failed)',
+      help: 'Wake attempts by tenant and result (woken: this process started the machine; waited: another worker or node started it while this one waited; not_needed: it was already started; failed)',
       labelNames: ['tenant', 'result'],
       registers,
     })),

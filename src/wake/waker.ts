@@ -325,7 +325,8 @@ class Waker implements WakeManager {
       s.epoch++;
       const seconds = (performance.now() - t0) / 1000;
       this.m.wakeDuration.observe({ phase: 'api' }, seconds);
-      this.m.wakes.inc({ tenant: s.id, result: 'woken' });
+      // Counted once per start: a process that waited for another worker's or node's start says so.
+      this.m.wakes.inc({ tenant: s.id, result: lock === undefined ? 'waited' : 'woken' });
       this.log.info({ tenant: s.id, machine: driver.describe(), ms: Math.round(seconds * 1000) }, 'machine started');
     } else {
       this.m.wakes.inc({ tenant: s.id, result: 'not_needed' });

@@ -1,0 +1,49 @@
+// With two workers, one worker's idle servers are handed over when the other worker's clients wait: transaction pooling cannot starve a worker.
+import t from 'tap';
+import { startPoolEnv } from './fixtures/pool-env.js';
+import { USERS } from './fixtures/postgres.js';
+import { clientsOnEveryWorker, workerOf } from './fixtures/workers.js';
+
+t.test('size 2: servers idle on one worker serve the other worker’s waiting clients', async (t) => {
+  // A short wait timeout: without a hand-over the second worker's clients would fail with 08004.
+  const env = await startPoolEnv({ mode: 'transaction', size: 2, queryWaitTimeout: '4s', serverIdleTimeout: '10m' }, { config: { workers: 2 } });
+  t.teardown(() => env.stop());
+  const clients = await clientsOnEveryWorker(env.conn, 2, 2);
+  t.teardown(() => Promise.all(clients.map((c) => c.end().catch(() => {}))));
+  const on = (w: number) => clients.filter((c) => workerOf(c) === w).slice(0, 2);
+  const count = async () => {
+    const r = env.pg.sql(`SELECT count(*) FROM pg_stat_activity WHERE usename = '${USERS.trust.user}'`);
+    return Number(r.trim());
+  };
+
+  // Worker 0 opens both servers (two transactions at once), then its clients sit idle: its servers are idle.
+  await Promise.all(on(0).map((c) => c.query('SELECT pg_sleep(0.3)')));
+  t.equal(await count(), 2, 'worker 0 holds the pool’s 2 servers');
+
+  // Worker 1's two clients need both servers at once.
+  const started = Date.now();
+  await Promise.all(on(1).map((c) => c.query('SELECT pg_sleep(0.3)')));
+  t.ok(Date.now() - started < 4000, 'served before the wait timeout');
+  t.ok((await count()) <= 2, 'still at most 2 servers');
+
+  // And back again: worker 0's clients are served by the servers worker 1 now holds idle.
+  await Promise.all(on(0).map((c) => c.query('SELECT 1')));
+  t.ok((await count()) <= 2, 'at most 2 servers after handing back');
+  const metrics = await env.porter.metrics();
+  t.notMatch(metrics, /kind="query_wait_timeout"/, 'no client timed out waiting');
+});
+
+t.test('size 1, both workers busy: each worker gets turns, nobody times out', async (t) => {
+  const env = await startPoolEnv({ mode: 'transaction', size: 1, queryWaitTimeout: '5s' }, { config: { workers: 2 } });
+  t.teardown(() => env.stop());
+  const clients = await clientsOnEveryWorker(env.conn, 2, 2);
+  t.teardown(() => Promise.all(clients.map((c) => c.end().catch(() => {}))));
+  const results = await Promise.all(
+    clients.map(async (c) => {
+      for (let i = 0; i < 5; i++) await c.query('SELECT pg_sleep(0.02)');
+      return workerOf(c);
+    }),
+  );
+  t.ok(results.includes(0) && results.includes(1), 'clients of both workers finished all their transactions');
+  t.notMatch(await env.porter.metrics(), /kind="query_wait_timeout"/, 'no client timed out waiting');
+});
