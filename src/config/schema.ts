@@ -43,8 +43,9 @@ export const tenantSchema = z.strictObject({
 export type TenantConfig = z.output<typeof tenantSchema>;
 
 export const configSchema = z.strictObject({
-  /** Worker processes sharing the listener, each with its own pools: a number (1..8, the cancel key has 3 worker bits) or `auto`, one per core. */
-  workers: z.union([z.literal('auto'), z.number().int().min(1).max(8)]).default('auto'),
+  /** Worker processes sharing the listener, each with its own pools: a number (1..8, the cancel key has 3 worker bits) or `auto`, one per core.
+   * Default 1 until the permit broker's stall (docs/internals.md, Workers: known problems) is fixed. */
+  workers: z.union([z.literal('auto'), z.number().int().min(1).max(8)]).default(1),
   listen: z
     .strictObject({
       host: host.default('0.0.0.0'),
