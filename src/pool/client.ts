@@ -2,7 +2,7 @@
 // Message formats: https://www.postgresql.org/docs/current/protocol-message-formats.html
 import type { Socket } from 'node:net';
 import { ClientError } from '../errors.js';
-import { Frontend as F, MAX_FRONTEND_MESSAGE, backendKeyData, frontendMessageProblem, noticeResponse, readyForQuery } from '../protocol/index.js';
+import { Frontend as F, MAX_FRONTEND_MESSAGE, backendKeyData, frontendMessageProblem, noticeResponse, parameterStatus, readyForQuery } from '../protocol/index.js';
 import type { ClientSession, SessionEnd } from './types.js';
 import { Act, Framer, FramingError, type FrameSink } from './framer.js';
 import { Outbox } from './outbox.js';
@@ -219,6 +219,10 @@ export class PoolClient implements FrameSink, ServerPeer {
   /** The server's ParameterStatus: the client follows its own SETs; it hears only about values it has not seen. */
   parameterStatus(name: string, value: string, buf: Buffer, start: number, end: number): void {
     if (this.settings.reported(name, value)) this.out.range(buf, start, end);
+  }
+
+  roleStatus(name: string, value: string): void {
+    if (this.settings.reported(name, value)) this.out.push(parameterStatus(name, value));
   }
 
   serverReady(refused: ErrorFieldMap | undefined): void {
