@@ -91,6 +91,55 @@ export class LocalPostgres {
     return this.proc?.pid;
   }
 
+  /**
+   * A streaming replica of `primary` (which must allow replication connections from postgres on loopback), made with
+   * `pg_basebackup -R` over TCP and started on its own port. `conf` lines are appended to the copied configuration.
+   */
+  static async replicaOf(primary: LocalPostgres, conf: string[] = []): Promise<LocalPostgres> {
+    const pg = new LocalPostgres(await freePort());
+    try {
+      if (pg.owner) chownSync(pg.dir, pg.owner.uid, pg.owner.gid);
+      pg.run('pg_basebackup', ['-h', primary.host, '-p', String(primary.port), '-U', 'postgres', '-D', pg.dataDir, '-R', '-X', 'stream', '-c', 'fast']);
+      const lines = [`port = ${pg.port}`, `unix_socket_directories = '${pg.dir}'`, 'hot_standby = on', ...conf];
+      appendFileSync(join(pg.dataDir, 'postgresql.conf'), lines.join('\n') + '\n');
+      await pg.launch();
+    } catch (err) {
+      await pg.destroy();
+      throw err;
+    }
+    return pg;
+  }
+
+  /** `pg_ctl promote`: a replica becomes a primary; resolves once it says it is out of recovery. */
+  async promote(): Promise<void> {
+    this.run('pg_ctl', ['promote', '-D', this.dataDir, '-w', '-t', '30']);
+  }
+
+  /** SIGKILL to the postmaster and every child (a machine lost at once, no shutdown checkpoint); waits for the exit. */
+  async kill(): Promise<void> {
+    const proc = this.proc;
+    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
+    const exited = new Promise<void>((r) => proc.once('exit', () => r()));
+    let children: number[] = [];
+    try {
+      children = execFileSync('ps', ['-o', 'pid=', '--ppid', String(proc.pid)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
+        .split('\n')
+        .map((l) => Number(l.trim()))
+        .filter((n) => Number.isInteger(n) && n > 0);
+    } catch {
+      /* no children */
+    }
+    proc.kill('SIGKILL');
+    for (const pid of children) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* exited */
+      }
+    }
+    await exited;
+  }
+
   private run(cmd: string, args: string[]): string {
     return execFileSync(join(this.bin, cmd), args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], ...(this.owner ?? {}) });
   }
