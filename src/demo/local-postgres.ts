@@ -1,5 +1,5 @@
 // Runs a throwaway PostgreSQL in a temp dir (as the postgres user when pgporter runs as root), holding the postmaster's PID; used by the demo and the tests.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -111,8 +111,13 @@ export class LocalPostgres {
   }
 
   /** `pg_ctl promote`: a replica becomes a primary; resolves once it says it is out of recovery. */
-  async promote(): Promise<void> {
-    this.run('pg_ctl', ['promote', '-D', this.dataDir, '-w', '-t', '30']);
+  promote(): Promise<void> {
+    // Not execFileSync: whoever measures the failover must keep running while the promotion does.
+    return new Promise((resolve, reject) => {
+      execFile(join(this.bin, 'pg_ctl'), ['promote', '-D', this.dataDir, '-w', '-t', '30'], { ...(this.owner ?? {}) }, (err, _out, stderr) =>
+        err ? reject(new Error(`pg_ctl promote failed: ${stderr || err.message}`)) : resolve(),
+      );
+    });
   }
 
   /** SIGKILL to the postmaster and every child (a machine lost at once, no shutdown checkpoint); waits for the exit. */

@@ -46,6 +46,8 @@ interface Entry {
   ban: Ban | undefined;
   nextProbeAt: number;
   probing: boolean;
+  /** A probe has answered at least once (its answer outranks what logins report). */
+  probed: boolean;
 }
 
 export interface TenantHealthOptions {
@@ -112,11 +114,17 @@ export class TenantHealth {
     return banned(this.entries.get(name)?.ban, now);
   }
 
-  /** What a pool's login reported (in_hot_standby, default_transaction_read_only): as good as a probe. */
+  /**
+   * What a pool's login reported (in_hot_standby, default_transaction_read_only). Taken as the role until a probe has
+   * answered; after that a login that disagrees only makes the server probed again: a just-promoted PostgreSQL 15 was
+   * seen to report in_hot_standby=on to new sessions for seconds while pg_is_in_recovery() already said false.
+   */
   observe(name: string, report: RoleReport | undefined): void {
     const e = this.entries.get(name);
     if (!e || !report) return;
-    this.apply(e, report);
+    if (!e.probed) return this.apply(e, report);
+    const said = roleOf({ inRecovery: report.inRecovery ?? e.inRecovery, readOnly: report.readOnly ?? e.readOnly });
+    if (said !== this.roleOf(e)) this.reprobe(name);
   }
 
   /** A connection to the server failed (a pool's login, a 25006 answer): ban it and ask again now. */
@@ -183,6 +191,7 @@ export class TenantHealth {
       ban: undefined,
       nextProbeAt: 0,
       probing: false,
+      probed: false,
     };
     return e;
   }
@@ -226,7 +235,10 @@ export class TenantHealth {
     const before = this.roleOf(e);
     if (r.inRecovery !== undefined) e.inRecovery = r.inRecovery;
     if (r.readOnly !== undefined) e.readOnly = r.readOnly;
-    if (fromProbe) e.lagSeconds = r.lagSeconds;
+    if (fromProbe) {
+      e.lagSeconds = r.lagSeconds;
+      e.probed = true;
+    }
     e.down = false;
     e.lastOkAt = Date.now();
     e.lastError = undefined;
