@@ -257,9 +257,11 @@ class TenantRouter {
       pool.secret = h.session.secret;
       h.pool = pool;
     }
-    // A read-only client served by the writer runs with default_transaction_read_only on, so it stays read-only as it asked.
-    if (r.readOnlySession) h.client.settings.want.set(RO_PARAM, 'on');
-    else if (h.readOnly) h.client.settings.want.set(RO_PARAM, 'off');
+    // A read-only client served by the writer runs with default_transaction_read_only on, so it stays read-only as it
+    // asked. Otherwise the client's own startup value, else off (synced as RESET, the server's own default): never
+    // what a server reported, or a client that saw a fenced primary's "on" would carry it to the new writer.
+    const settings = h.client.settings;
+    settings.want.set(RO_PARAM, r.readOnlySession ? 'on' : (settings.startup.get(RO_PARAM) ?? 'off'));
     h.readOnly = r.readOnlySession;
   }
 
