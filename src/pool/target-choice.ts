@@ -19,7 +19,7 @@ export function targetOf(session: ClientSession): { session: ClientSession; targ
   let asked = session.params.get(KEY);
   let params = session.params;
   const options = params.get('options');
-  if (asked !== undefined || (options !== undefined && options.includes(KEY))) {
+  if (asked !== undefined || (options !== undefined && /target[-_]session[-_]attrs/.test(options))) {
     const copy = new Map(params);
     copy.delete(KEY);
     if (options !== undefined) {
