@@ -42,7 +42,7 @@ t.test('upstream list through the CLI', async (t) => {
       ['two', 'fdaa::2', 5433, 'fra', undefined],
     ],
   );
-  t.equal(t1.routing.defaultTarget, 'prefer-standby');
+  t.equal(t1.routing?.defaultTarget, 'prefer-standby');
   r = await run(['list']);
   t.match(r.out, /10\.0\.0\.5:5432,\[fdaa::2\]:5433/, 'list shows every upstream');
 

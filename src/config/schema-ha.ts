@@ -18,7 +18,7 @@ export function upstreamEntrySchema<T extends z.ZodRawShape>(base: z.ZodObject<T
   });
 }
 
-/** Per-tenant routing among its upstreams (only with `upstreams`). */
+/** Per-tenant routing among its upstreams (only with `upstreams`; absent: every default). */
 export const routingSchema = z
   .strictObject({
     /** What a client gets when it names no target (libpq's target_session_attrs names). Default read-write. */
@@ -34,8 +34,7 @@ export const routingSchema = z
     probePassword: z.string().optional(),
     /** Database the probe logs in to. Default: the probe user's latest client database, else `postgres`. */
     probeDatabase: z.string().min(1).optional(),
-  })
-  .prefault({});
+  });
 
 /** Global `health`: the background role probe of every upstream in a list, and bans of those that fail. */
 export const healthSchema = z
@@ -60,5 +59,12 @@ export const failoverSchema = z
   .prefault({});
 
 export type RoutingConfig = z.output<typeof routingSchema>;
+
+const DEFAULT_ROUTING: RoutingConfig = Object.freeze(routingSchema.parse({}));
+
+/** A tenant's routing with its defaults (records without the block, or from before it existed). */
+export function routingOf(t: { routing?: RoutingConfig | undefined }): RoutingConfig {
+  return t.routing ?? DEFAULT_ROUTING;
+}
 export type HealthConfig = z.output<typeof healthSchema>;
 export type FailoverConfig = z.output<typeof failoverSchema>;

@@ -44,7 +44,7 @@ export const tenantSchema = z.strictObject({
     })
     .optional(),
   /** How clients are routed among `upstreams` (ignored with a single `upstream`). */
-  routing: routingSchema,
+  routing: routingSchema.optional(),
   /** Refuse clients that did not negotiate TLS (default: the global tls.requireTls). */
   requireTls: z.boolean().optional(),
   /** Initial allowlist (CIDRs or addresses); absent means the netrules default policy applies. */
@@ -63,7 +63,7 @@ export const tenantSchema = z.strictObject({
   if ((t.upstream === undefined) === (t.upstreams === undefined)) {
     ctx.addIssue({ code: 'custom', path: ['upstream'], message: t.upstream ? 'give upstream or upstreams, not both' : 'required (or upstreams)' });
   }
-  const pref = t.routing.preferredPrimary;
+  const pref = t.routing?.preferredPrimary;
   if (pref !== undefined && !(t.upstreams ?? []).some((u) => (u.name ?? `${u.host}:${u.port}`) === pref)) {
     ctx.addIssue({ code: 'custom', path: ['routing', 'preferredPrimary'], message: `no upstream named "${pref}"` });
   }

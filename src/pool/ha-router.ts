@@ -1,7 +1,7 @@
 // Routing for tenants with an `upstreams` list: each client's transactions go to the server its target asks for (writer, replica), wait for a writer during a failover, and move when roles change.
 import { ClientError } from '../errors.js';
 import type { Config } from '../config/index.js';
-import type { Target } from '../config/schema-ha.js';
+import { routingOf, type Target } from '../config/schema-ha.js';
 import type { Logger } from '../observability/index.js';
 import type { TenantRecord } from '../store/index.js';
 import { UpstreamAuth, type UpstreamSecret } from '../auth/index.js';
@@ -62,7 +62,7 @@ export class HaRouter {
   tenantChanged(tenant: TenantRecord | undefined, id: string): void {
     const r = this.tenants.get(id);
     if (!r) {
-      if (tenant?.routing?.probeUser !== undefined) this.watch(tenant);
+      if (tenant && routingOf(tenant).probeUser !== undefined) this.watch(tenant);
       return;
     }
     if (!tenant || tenant.upstreams === undefined) {
@@ -172,7 +172,7 @@ class TenantRouter {
   }
 
   private probeLogin(): ProbeLogin | undefined {
-    const rt = this.tenant.routing;
+    const rt = routingOf(this.tenant);
     if (rt.probeUser !== undefined) {
       const secret: UpstreamSecret = rt.probePassword !== undefined ? { kind: 'password', password: rt.probePassword } : { kind: 'none' };
       const user = rt.probeUser;
@@ -187,7 +187,7 @@ class TenantRouter {
   route(target: Target): Route {
     const now = Date.now();
     const busy = new Map<string, number>();
-    const rt = this.tenant.routing;
+    const rt = routingOf(this.tenant);
     if (rt.balance === 'least-busy') for (const p of this.deps.poolsOf(this.tenant.id)) busy.set(p.upstream.name, (busy.get(p.upstream.name) ?? 0) + p.busy);
     return route(this.candidates(now, busy), target, {
       localRegion: this.deps.localRegion,
@@ -307,7 +307,7 @@ class TenantRouter {
   private changed(): void {
     const now = Date.now();
     const cands = this.candidates(now);
-    const w = findWriter(cands, this.tenant.routing.preferredPrimary);
+    const w = findWriter(cands, routingOf(this.tenant).preferredPrimary);
     const old = this.writer;
     if (w.name !== old) {
       this.writer = w.name;
@@ -316,17 +316,22 @@ class TenantRouter {
     const byName = new Map(cands.map((c) => [c.name, c]));
     for (const pool of this.deps.poolsOf(this.tenant.id)) {
       const c = byName.get(pool.upstream.name);
-      const dead = !c || c.role === 'down' || c.role === 'fenced' || (c.role === 'primary' && c.name !== w.name && w.name !== undefined);
-      const lostWriter = old !== undefined && pool.upstream.name === old && w.name !== old;
-      if (!dead && !lostWriter) continue;
-      if (pool.mode === 'session' && lostWriter) {
-        const err = new ClientError('PRIMARY_CHANGED', `terminating connection: the primary of tenant "${this.tenant.id}" changed (${old} -> ${w.name ?? 'none yet'}); reconnect`);
-        for (const client of [...pool.clients]) if (client.server) client.fail(err, 'pgporter');
-      }
-      if (dead || lostWriter) {
-        pool.closeServersNow(c?.role === 'fenced' ? 'upstream fenced (read-only, not in recovery)' : 'upstream is no longer the writer or is gone');
-        this.reroute(pool.evictWaiters());
-      }
+      // Still answering but no longer to be written to: fenced, demoted, or the other writer of a split brain with a preference.
+      const stopWrites =
+        c !== undefined &&
+        (c.role === 'fenced' || (old === c.name && w.name !== old && c.role !== 'down') || (c.role === 'primary' && w.name !== undefined && c.name !== w.name));
+      // Gone (or removed from the list): its servers are dead or soon will be; a probe that merely timed out must not kill work that is running.
+      const gone = c === undefined || c.role === 'down';
+      if (!stopWrites && !gone) continue;
+      if (stopWrites) {
+        if (pool.mode === 'session') {
+          const err = new ClientError('PRIMARY_CHANGED', `terminating connection: the primary of tenant "${this.tenant.id}" changed (${old ?? pool.upstream.name} -> ${w.name ?? 'none yet'}); reconnect`);
+          for (const client of [...pool.clients]) if (client.server) client.fail(err, 'pgporter');
+        }
+        // Transactions under way there end with an error now (never replayed): no write may land on it any more.
+        pool.closeServersNow(c.role === 'fenced' ? 'upstream fenced (read-only, not in recovery)' : 'upstream is no longer the writer');
+      } else pool.closeServers();
+      this.reroute(pool.evictWaiters());
     }
     for (const h of [...this.held]) this.settle(h);
   }

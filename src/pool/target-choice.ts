@@ -1,6 +1,6 @@
 // Reads which kind of server a client wants (libpq's target_session_attrs in its startup options, or a `-ro` database suffix) and takes it out of what is passed to servers.
 import { ClientError } from '../errors.js';
-import type { Target } from '../config/schema-ha.js';
+import { routingOf, type Target } from '../config/schema-ha.js';
 import { clientTarget, isRouted } from '../upstream/index.js';
 import { splitOptions } from './params.js';
 import type { ClientSession } from './types.js';
@@ -14,8 +14,7 @@ const KEY = 'target_session_attrs';
  */
 export function targetOf(session: ClientSession): { session: ClientSession; target: Target } {
   const routed = isRouted(session.tenant);
-  // Records built before routing existed (or by tests) may lack the block.
-  const fallback = session.tenant.routing?.defaultTarget ?? 'read-write';
+  const fallback = routingOf(session.tenant).defaultTarget;
   let asked = session.params.get(KEY);
   let params = session.params;
   const options = params.get('options');

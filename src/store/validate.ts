@@ -33,12 +33,7 @@ export function checkStoredTenant(raw: unknown): TenantRecord | string {
   if (r.dropDisallowedSessions !== undefined && typeof r.dropDisallowedSessions !== 'boolean') {
     return `tenant "${r.id}": dropDisallowedSessions is not a boolean`;
   }
-  return {
-    ...r,
-    dropDisallowedSessions: r.dropDisallowedSessions ?? false,
-    // Records written before routing existed have none: the defaults apply.
-    routing: r.routing ?? { defaultTarget: 'read-write', readFallback: 'primary', balance: 'least-busy' },
-  } as TenantRecord;
+  return { ...r, dropDisallowedSessions: r.dropDisallowedSessions ?? false } as TenantRecord;
 }
 
 /** Checks a whole snapshot; any bad record rejects all of it, so a half-valid file never half-replaces the rules. */
