@@ -7,13 +7,12 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import postgres from 'postgres';
-import * as vega from 'vega';
-import { compile, type TopLevelSpec } from 'vega-lite';
 import { PostgresFixture, USERS } from '../test/fixtures/postgres.js';
 import { PgporterProcess } from '../test/fixtures/pgporter.js';
 import { FakeFly } from '../test/fixtures/fake-fly.js';
 import { pgbench } from '../test/fixtures/pool-env.js';
 import { freePort, sleep, stopProcess, tempDir, waitFor } from '../test/fixtures/ports.js';
+import { vegaLiteToSvg } from './svg.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '../..');
 const DASHBOARD = join(ROOT, 'deploy/grafana/pgporter.json');
@@ -150,10 +149,8 @@ async function renderPicture(rows: Row[], base: string, start: number, end: numb
     spacing: 18,
     resolve: INDEPENDENT,
     config: { view: { stroke: '#ddd' }, concat: { spacing: 16 }, font: 'sans-serif' },
-  } as unknown as TopLevelSpec;
-  const view = new vega.View(vega.parse(compile(spec).spec), { renderer: 'none' });
-  writeFileSync(PICTURE, await view.toSVG());
-  view.finalize();
+  };
+  writeFileSync(PICTURE, await vegaLiteToSvg(spec));
   return empty;
 }
 

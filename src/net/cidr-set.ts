@@ -1,6 +1,7 @@
 // A set of IPv4/IPv6 CIDRs compiled into sorted, merged ranges, so membership is a binary search however long the list.
 import ipaddr from 'ipaddr.js';
 import { parseIp, parseIpCidr } from './ip.js';
+import { isV4Mapped, v4Value, v6Groups, v6Value } from './ip-text.js';
 
 /** One parsed entry: the text the admin wrote and its normalised form. */
 export interface CidrEntry {
@@ -125,6 +126,11 @@ export class CidrSet {
 
   /** Whether the address is inside any entry; IPv4-mapped IPv6 is matched as IPv4. Invalid text is never inside. */
   has(address: string): boolean {
+    // The plain forms without ipaddr.js (a check is on every connection); it reads everything else.
+    const v4 = v4Value(address);
+    if (v4 >= 0) return this.v4.has(BigInt(v4));
+    const groups = v6Groups(address);
+    if (groups) return isV4Mapped(groups) ? this.v4.has(BigInt(((groups[6]! << 16) | groups[7]!) >>> 0)) : this.v6.has(v6Value(groups));
     let addr: ipaddr.IPv4 | ipaddr.IPv6;
     try {
       addr = parseIp(address);

@@ -1,5 +1,6 @@
 // IP address parsing and normalisation shared by the PROXY reader and the allowlist: one notion of "the client's address".
 import ipaddr from 'ipaddr.js';
+import { isV4Mapped, v4Text, v4Value, v6Groups, v6Text } from './ip-text.js';
 
 /**
  * Rewrites a dotted-quad tail of IPv6 text (`::203.0.113.7`, `64:ff9b::198.51.100.1`) as two hex groups.
@@ -33,6 +34,15 @@ export function parseIpCidr(text: string): [ipaddr.IPv4 | ipaddr.IPv6, number] {
  */
 export function normaliseIp(text: string): string | undefined {
   const bare = text.startsWith('[') && text.endsWith(']') ? text.slice(1, -1) : text;
+  // The plain forms (nearly every socket and PROXY address) without ipaddr.js; it decides everything else.
+  if (v4Value(bare) >= 0) return bare;
+  const groups = v6Groups(bare);
+  if (groups) return isV4Mapped(groups) ? v4Text(((groups[6]! << 16) | groups[7]!) >>> 0) : v6Text(groups);
+  return normaliseByLibrary(bare);
+}
+
+/** normaliseIp through ipaddr.js alone, for text without brackets: the rule the fast readers must agree with. */
+export function normaliseByLibrary(bare: string): string | undefined {
   const hex = hexTail(bare);
   if (!ipaddr.isValid(hex)) return undefined;
   // ipaddr.isValid accepts shorthand like "10.1" (classful); only strict dotted quads are real client addresses.
