@@ -188,7 +188,10 @@ class TenantRouter {
     const now = Date.now();
     const busy = new Map<string, number>();
     const rt = routingOf(this.tenant);
-    if (rt.balance === 'least-busy') for (const p of this.deps.poolsOf(this.tenant.id)) busy.set(p.upstream.name, (busy.get(p.upstream.name) ?? 0) + p.busy);
+    // Load matters only when a replica is to be picked; a writer-bound transaction skips the walk over the pools.
+    if (rt.balance === 'least-busy' && target !== 'read-write' && target !== 'primary') {
+      for (const p of this.deps.poolsOf(this.tenant.id)) busy.set(p.upstream.name, (busy.get(p.upstream.name) ?? 0) + p.busy);
+    }
     return route(this.candidates(now, busy), target, {
       localRegion: this.deps.localRegion,
       balance: rt.balance,
