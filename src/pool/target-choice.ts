@@ -36,7 +36,20 @@ export function targetOf(session: ClientSession): { session: ClientSession; targ
     throw new ClientError('TARGET_INVALID', (err as Error).message);
   }
   if (params === session.params && chosen.database === session.database) return { session, target: chosen.target };
-  return { session: { ...session, params, database: chosen.database }, target: chosen.target };
+  // A view, not a copy: everything else (the greeting the front door still holds, the session's methods) stays the
+  // front door's own, so a login refused after the greeting went out is not greeted twice.
+  const view = Object.create(session) as ClientSession;
+  Object.defineProperties(view, {
+    params: { value: params },
+    database: { value: chosen.database },
+    greeting: {
+      get: () => session.greeting,
+      set: (v: Buffer | undefined) => {
+        session.greeting = v;
+      },
+    },
+  });
+  return { session: view, target: chosen.target };
 }
 
 /** `-c target_session_attrs=X` (or `--target_session_attrs=X`, `--target-session-attrs=X`) removed from `options`; the rest re-escaped. */
