@@ -8,7 +8,8 @@ import { PoolBackend, type AdmissionPeers, type Backend, type PoolFacts, type Se
 import { handleConnection, SessionRegistry } from './proxy/index.js';
 import { createStore, type Store } from './store/index.js';
 import { BanList, createAccessControl, type BanBackend } from './netrules/index.js';
-import { registerBanRoutes, registerLifecycleRoutes, registerReloadRoute, startAdminServer, type AdminServer } from './admin/index.js';
+import { registerBanRoutes, registerLifecycleRoutes, registerReloadRoute, registerUpstreamRoutes, startAdminServer, type AdminServer } from './admin/index.js';
+import { registerUpstreamMetrics } from './upstream/index.js';
 import { CredentialResolver, runAuthQuery } from './auth/index.js';
 import { createWakeManager, serverReach } from './wake/index.js';
 import { createFleet, registerFleetMetrics, type Fleet } from './fleet/index.js';
@@ -103,7 +104,11 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
     cancelSlot: fleet.slot,
     clientsElsewhere: (id) => fleet.clientsElsewhere(id),
     ...(worker ? { cancelWorker: worker.index, permits: worker.permits, peers: worker.peers, facts: worker.facts } : {}),
+    ...(process.env.FLY_REGION ? { localRegion: process.env.FLY_REGION } : {}),
   });
+  registerUpstreamMetrics(metrics.registry, () => pools.upstreamsSnapshot());
+  // Routed tenants with a probe user are watched from the start, not from their first client.
+  for (const t of store.listTenants()) if (t.routing?.probeUser !== undefined) pools.router.watch(t);
   // Server connections to a machine about to be suspended would be dead after the resume: close them first.
   wake.setBeforeSuspend((id) => pools.closeTenantServers(id));
   // A deleted tenant keeps nothing open: its sessions end and its servers close.
@@ -112,11 +117,13 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
     const gone = new ClientError('TENANT_UNKNOWN', `tenant "${e.id}" was deleted`);
     for (const s of sessions.sessionsOf(e.id)) s.end(gone);
     void pools.closeTenantServers(e.id);
+    pools.tenantDeleted(e.id);
   });
   const backend: Backend = countClientsForWake(pools, wake);
   // Reads the tenant afresh on every lookup, so an edited tenant's auth settings apply at once.
   const credentials = new CredentialResolver({
     tenant: (id) => store.getTenant(id),
+    upstreamFor: (id) => pools.router.authTarget(id),
     // An authQuery reads the upstream, so a suspended machine must be woken for it (then cached for cacheTtl).
     query: async (req) => {
       const tenant = store.getTenant(req.tenantId);
@@ -238,6 +245,7 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
     admin.route('GET', '/v1/pools', () => ({ status: 200, body: { pools: pools.poolsSnapshot() } }));
     admin.route('GET', '/v1/nodes', async () => ({ status: 200, body: { self: fleet.nodeId, shared: fleet.shared, healthy: fleet.healthy(), nodes: await fleet.nodes() } }));
     registerBanRoutes(admin.route, { bans, logger });
+    registerUpstreamRoutes(admin.route, { statuses: () => pools.upstreamsSnapshot(), store });
     registerLifecycleRoutes(
       admin.route,
       {

@@ -54,6 +54,12 @@ export const ERRORS = {
   SERVER_UNAVAILABLE: { sqlstate: '08006', kind: 'server_unavailable', side: 'server', severity: 'FATAL' },
   SERVER_CONNECT_TIMEOUT: { sqlstate: '08006', kind: 'server_connect_timeout', side: 'server', severity: 'FATAL' },
   SERVER_LOST: { sqlstate: '08006', kind: 'server_lost', side: 'server', severity: 'FATAL' },
+  // routing among a tenant's upstreams (src/pool/ha-router.ts)
+  NO_WRITER: { sqlstate: '57P03', kind: 'no_writer', side: 'server', severity: 'FATAL' },
+  NO_SERVER_FOR_TARGET: { sqlstate: '57P03', kind: 'no_server_for_target', side: 'server', severity: 'FATAL' },
+  SPLIT_BRAIN: { sqlstate: '57P03', kind: 'split_brain', side: 'server', severity: 'FATAL' },
+  PRIMARY_CHANGED: { sqlstate: '57P01', kind: 'primary_changed', side: 'server', severity: 'FATAL' },
+  TARGET_INVALID: { sqlstate: '22023', kind: 'startup_options', side: 'client', severity: 'FATAL' },
   WAKE_FAILED: { sqlstate: '57P03', kind: 'wake_failed', side: 'fly', severity: 'FATAL' },
   SHUTTING_DOWN: { sqlstate: '57P01', kind: 'shutdown', side: 'internal', severity: 'FATAL' },
   INTERNAL: { sqlstate: 'XX000', kind: 'internal', side: 'internal', severity: 'FATAL' },

@@ -132,7 +132,7 @@ t.test('${ENV} references are substituted; a missing variable names the key and 
   );
   t.equal(cfg.listen.host, '127.0.0.2');
   t.equal(cfg.startup.timeout, 7000, 'substitution happens before validation');
-  t.equal(cfg.tenants[0]!.upstream.host, 'db-ams.internal', 'inside a longer string');
+  t.equal(cfg.tenants[0]!.upstream!.host, 'db-ams.internal', 'inside a longer string');
 
   const err = configError(t, () => parseConfig({ tenants: [tenant('a', { upstream: { host: '${DB_HOST}' } })] }, 'inline', {}));
   hasIssue(t, err, 'tenants[0].upstream.host', 'DB_HOST');
@@ -191,5 +191,5 @@ t.test('files: invalid YAML, a non-mapping, a missing file', async (t) => {
   const cfg = loadConfig(good, { H: 'db.internal' });
   t.equal(cfg.listen.port, 7000);
   t.equal(cfg.startup.timeout, 250);
-  t.equal(cfg.tenants[0]!.upstream.host, 'db.internal');
+  t.equal(cfg.tenants[0]!.upstream!.host, 'db.internal');
 });

@@ -65,7 +65,7 @@ t.test('every SHOW answers with the expected columns (node-postgres, simple prot
   t.ok(clients.rows.find((r) => r.database === 'pgporter' && r.user === 'viewer'), 'the console session itself is listed');
 
   const servers = await cols('SHOW SERVERS');
-  t.same(servers.names, ['tenant', 'type', 'user', 'database', 'state', 'addr', 'port', 'local_addr', 'local_port', 'connect_time', 'request_time', 'link', 'remote_pid', 'tls', 'close_needed']);
+  t.same(servers.names, ['tenant', 'type', 'user', 'database', 'state', 'addr', 'port', 'local_addr', 'local_port', 'connect_time', 'request_time', 'link', 'remote_pid', 'tls', 'close_needed', 'upstream', 'role']);
   t.equal(servers.rows.length, 1);
   t.match(servers.rows[0], { tenant: 'demo', type: 'S', state: 'active', addr: '127.0.0.1', port: String(env.pg.port), link: mine?.id });
   t.equal(mine?.link, servers.rows[0]?.remote_pid, 'the client links to the server serving it');

@@ -12,3 +12,4 @@ export type { AdminToken } from './token-auth.js';
 export { registerBanRoutes, type BanAdmin } from './ban-routes.js';
 export { registerLifecycleRoutes, type LifecycleControl } from './lifecycle-routes.js';
 export { registerReloadRoute, type ConfigReloader } from './reload-route.js';
+export { registerUpstreamRoutes } from './upstream-routes.js';

@@ -114,6 +114,10 @@ export function registerTenantRoutes(route: (method: string, path: string, handl
         else next[key] = parsed.data;
       } else next[key] = parse(field, value, [key]);
     }
+    // `upstream` and `upstreams` exclude each other: naming one replaces the other.
+    if (req.body.upstreams !== undefined && req.body.upstreams !== null) delete next.upstream;
+    else if (req.body.upstream !== undefined && req.body.upstream !== null) delete next.upstreams;
+    if (next.upstream === undefined && next.upstreams === undefined) throw new HttpError(400, 'INVALID_BODY', 'upstream: a tenant needs upstream or upstreams', 'upstream');
     const after = next as TenantRecord;
     await store.putTenant(after);
     audit(req, 'tenant.update', id, before, after);

@@ -33,8 +33,12 @@ export function parseStoredSecret(text: string | null | undefined): Credential |
 export interface TenantAuthTarget {
   auth: AuthConfig;
   /** The auth query connects the way the tenant's pool does: same host, port, TLS mode and CA bundle. */
-  upstream: { host: string; port: number; tls?: 'disable' | 'require' | 'verify-full'; caFile?: string | undefined };
+  upstream?: UpstreamAddress | undefined;
+  /** Or, for a tenant with several servers, the hinted primary (else the first), unless `upstreamFor` picks a live one. */
+  upstreams?: (UpstreamAddress & { role?: 'primary' | 'replica' | undefined })[] | undefined;
 }
+
+type UpstreamAddress = { host: string; port: number; tls?: 'disable' | 'require' | 'verify-full'; caFile?: string | undefined };
 
 export interface CredentialResolverOptions {
   /** The tenant's current settings; called on every lookup so config reloads apply. */
@@ -43,6 +47,8 @@ export interface CredentialResolverOptions {
   query?: (req: AuthQueryRequest) => Promise<Credential | undefined>;
   /** Clock in ms; tests substitute a fake. */
   now?: () => number;
+  /** For tenants with several servers: the one to query now (a live one, the writer first). */
+  upstreamFor?: (tenantId: string) => UpstreamAddress | undefined;
   /** Cache entries kept at most (oldest dropped first). Default 10000. */
   maxCacheEntries?: number;
 }
@@ -88,12 +94,14 @@ export class CredentialResolver implements CredentialSource {
     const running = this.inflight.get(key);
     if (running) return running;
 
+    const up = tenant.upstream ?? this.opts.upstreamFor?.(tenantId) ?? tenant.upstreams?.find((u) => u.role === 'primary') ?? tenant.upstreams?.[0];
+    if (!up) return undefined;
     const p = this.query({
       tenantId,
-      host: tenant.upstream.host,
-      port: tenant.upstream.port,
-      ...(tenant.upstream.tls !== undefined ? { tls: tenant.upstream.tls } : {}),
-      ...(tenant.upstream.caFile !== undefined ? { caFile: tenant.upstream.caFile } : {}),
+      host: up.host,
+      port: up.port,
+      ...(up.tls !== undefined ? { tls: up.tls } : {}),
+      ...(up.caFile !== undefined ? { caFile: up.caFile } : {}),
       user: aq.user,
       ...(aq.password !== undefined ? { password: aq.password } : {}),
       database: aq.database,

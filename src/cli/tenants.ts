@@ -1,6 +1,7 @@
 // `pgporter tenants list|show|create|update|delete`: manages tenants through the admin API.
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { parseUpstreams } from './upstream-spec.js';
 import { AdminClient, COMMON_USAGE, CONNECTION_OPTIONS, readAll, runCommand, table, usageError, type CommandIo } from './admin-client.js';
 
 export const TENANTS_USAGE = `usage:
@@ -9,8 +10,11 @@ export const TENANTS_USAGE = `usage:
   pgporter tenants create ID --upstream-host HOST [field flags]
   pgporter tenants update ID [field flags]   change only the fields given
   pgporter tenants delete ID
+  pgporter tenants upstreams ID              each upstream's role, health, ban and lag (routed tenants)
 field flags (create and update):
   --upstream-host HOST  --upstream-port PORT  --upstream-tls disable|require|verify-full
+  --upstreams [name=]HOST:PORT[@REGION][/primary|/replica][,...]   several servers, roles probed (replaces --upstream-*)
+  --default-target read-write|primary|read-only|standby|prefer-standby|any   --read-fallback primary|refuse
   --allowlist CIDR[,CIDR...]   --no-allowlist (update: remove the list, default policy applies)
   --drop-disallowed-sessions true|false   --require-tls true|false
   --json-body FILE|-    take the body from a JSON file (or stdin) in config form, like a "tenants:" entry;
@@ -19,7 +23,9 @@ ${COMMON_USAGE}`;
 
 interface Tenant {
   id: string;
-  upstream: { host: string; port: number; tls?: string };
+  upstream?: { host: string; port: number; tls?: string };
+  upstreams?: { host: string; port: number; name?: string }[];
+  routing?: Record<string, unknown>;
   allowlist?: string[];
   dropDisallowedSessions?: boolean;
   requireTls?: boolean;
@@ -43,6 +49,9 @@ export async function runTenantsCommand(argv: string[], io: CommandIo): Promise<
         'upstream-host': { type: 'string' },
         'upstream-port': { type: 'string' },
         'upstream-tls': { type: 'string' },
+        upstreams: { type: 'string' },
+        'default-target': { type: 'string' },
+        'read-fallback': { type: 'string' },
         allowlist: { type: 'string' },
         'no-allowlist': { type: 'boolean', default: false },
         'drop-disallowed-sessions': { type: 'string' },
@@ -56,7 +65,7 @@ export async function runTenantsCommand(argv: string[], io: CommandIo): Promise<
     }
     const [action, id, ...extra] = positionals;
     if (!action) throw usageError('missing sub-command');
-    if (!['list', 'show', 'create', 'update', 'delete'].includes(action)) throw usageError(`unknown sub-command "${action}"`);
+    if (!['list', 'show', 'create', 'update', 'delete', 'upstreams'].includes(action)) throw usageError(`unknown sub-command "${action}"`);
     if (action !== 'list' && !id) throw usageError(`${action}: missing tenant ID`);
     if (extra.length || (action === 'list' && id)) throw usageError(`unexpected argument "${action === 'list' ? id : extra[0]}"`);
 
@@ -70,6 +79,13 @@ export async function runTenantsCommand(argv: string[], io: CommandIo): Promise<
       upstream.port = p;
     }
     if (values['upstream-tls'] !== undefined) upstream.tls = values['upstream-tls'];
+    if (values.upstreams !== undefined) {
+      if (Object.keys(upstream).length) throw usageError('--upstreams replaces --upstream-host/--upstream-port/--upstream-tls; give one or the other');
+      fields.upstreams = parseUpstreams(values.upstreams);
+    }
+    const routing: Record<string, unknown> = {};
+    if (values['default-target'] !== undefined) routing.defaultTarget = values['default-target'];
+    if (values['read-fallback'] !== undefined) routing.readFallback = values['read-fallback'];
     if (values.allowlist !== undefined && values['no-allowlist']) throw usageError('--allowlist and --no-allowlist contradict each other');
     if (values.allowlist !== undefined) fields.allowlist = values.allowlist.split(',').map((s) => s.trim()).filter(Boolean);
     if (values['no-allowlist']) fields.allowlist = null;
@@ -77,7 +93,7 @@ export async function runTenantsCommand(argv: string[], io: CommandIo): Promise<
     if (drop !== undefined) fields.dropDisallowedSessions = drop;
     const requireTls = bool('require-tls', values['require-tls']);
     if (requireTls !== undefined) fields.requireTls = requireTls;
-    const hasFieldFlags = Object.keys(fields).length > 0 || Object.keys(upstream).length > 0;
+    const hasFieldFlags = Object.keys(fields).length > 0 || Object.keys(upstream).length > 0 || Object.keys(routing).length > 0;
     if ((action === 'create' || action === 'update') && values['json-body'] !== undefined && hasFieldFlags) {
       throw usageError('--json-body replaces the field flags; give one or the other');
     }
@@ -97,7 +113,7 @@ export async function runTenantsCommand(argv: string[], io: CommandIo): Promise<
             ['ID', 'UPSTREAM', 'ALLOWLIST', 'DROP_SESSIONS'],
             r.tenants.map((t) => [
               t.id,
-              `${t.upstream.host.includes(':') ? `[${t.upstream.host}]` : t.upstream.host}:${t.upstream.port}`,
+              (t.upstreams ?? (t.upstream ? [t.upstream] : [])).map((u) => `${u.host.includes(':') ? `[${u.host}]` : u.host}:${u.port}`).join(','),
               t.allowlist === undefined ? 'default' : `${t.allowlist.length} entr${t.allowlist.length === 1 ? 'y' : 'ies'}`,
               String(t.dropDisallowedSessions ?? false),
             ]),
@@ -109,6 +125,26 @@ export async function runTenantsCommand(argv: string[], io: CommandIo): Promise<
         const r = (await api.request('GET', path)) as { tenant: Tenant };
         if (values.json) return void out(r);
         io.stdout.write(`${JSON.stringify(r.tenant, null, 2)}\n`);
+        return;
+      }
+      case 'upstreams': {
+        const r = (await api.request('GET', `${path}/upstreams`)) as { upstreams: Record<string, unknown>[] };
+        if (values.json) return void out(r);
+        const now = Date.now();
+        io.stdout.write(
+          table(
+            ['UPSTREAM', 'ADDRESS', 'REGION', 'ROLE', 'LAG_S', 'BANNED_S', 'LAST_ERROR'],
+            r.upstreams.map((u) => [
+              String(u.name),
+              `${u.host}:${u.port}`,
+              String(u.region ?? '-'),
+              String(u.role),
+              u.lagSeconds === undefined ? '-' : Number(u.lagSeconds).toFixed(1),
+              u.bannedUntil === undefined ? '0' : String(Math.ceil((Number(u.bannedUntil) - now) / 1000)),
+              String(u.lastError ?? '-'),
+            ]),
+          ),
+        );
         return;
       }
       case 'delete': {
@@ -123,6 +159,11 @@ export async function runTenantsCommand(argv: string[], io: CommandIo): Promise<
         if (values['json-body'] !== undefined) body = await readJsonBody(values['json-body'], io);
         else {
           body = { ...fields };
+          if (Object.keys(routing).length) {
+            // PATCH replaces `routing` whole: keep the fields not named.
+            const cur = action === 'update' ? ((await api.request('GET', path)) as { tenant: Tenant }).tenant.routing : undefined;
+            body.routing = { ...cur, ...routing };
+          }
           if (Object.keys(upstream).length) {
             if (action === 'update' && upstream.host === undefined) {
               // PATCH replaces `upstream` whole: start from the current one so --upstream-port alone keeps the host.
@@ -130,7 +171,7 @@ export async function runTenantsCommand(argv: string[], io: CommandIo): Promise<
               body.upstream = { ...cur.tenant.upstream, ...upstream };
             } else body.upstream = upstream;
           }
-          if (action === 'create' && upstream.host === undefined) throw usageError('create: --upstream-host is required (or --json-body)');
+          if (action === 'create' && upstream.host === undefined && fields.upstreams === undefined) throw usageError('create: --upstream-host or --upstreams is required (or --json-body)');
           if (action === 'update' && Object.keys(body).length === 0) throw usageError('update: nothing to change');
         }
         const r = (await api.request(action === 'create' ? 'POST' : 'PATCH', action === 'create' ? '/v1/tenants' : path, action === 'create' ? { ...body, id } : body)) as {

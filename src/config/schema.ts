@@ -6,6 +6,7 @@ import { adminSchema, allowlistEntrySchema as cidrSchema, allowlistSchema, authF
 import { flyGlobalSchema, flyTenantSchema } from './schema-wake.js';
 import { globalPoolSchema, tenantPoolSchema } from './schema-pool.js';
 import { fleetSchema } from './schema-fleet.js';
+import { failoverSchema, healthSchema, routingSchema, upstreamEntrySchema } from './schema-ha.js';
 
 const port = z.number().int().min(0).max(65535);
 const host = z.string().min(1);
@@ -20,10 +21,30 @@ export const upstreamSchema = z.strictObject({
   caFile: z.string().optional(),
 });
 
+/** One server of a tenant's `upstreams` list: an upstream plus name, region and role hint. */
+export const upstreamEntry = upstreamEntrySchema(upstreamSchema);
+
 /** A tenant: whose database this is, where it runs, who may reach it and how it is pooled. */
 export const tenantSchema = z.strictObject({
   id: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'lowercase letters, digits, "-" and "_", starting with a letter or digit'),
-  upstream: upstreamSchema,
+  /** The one server (no routing, no probes). Give this or `upstreams`, not both. */
+  upstream: upstreamSchema.optional(),
+  /** Several servers (a primary and replicas): roles probed at run time, clients routed by target, failover. */
+  upstreams: z
+    .array(upstreamEntry)
+    .min(1)
+    .max(16)
+    .superRefine((list, ctx) => {
+      const seen = new Set<string>();
+      list.forEach((u, i) => {
+        const n = u.name ?? `${u.host}:${u.port}`;
+        if (seen.has(n)) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `duplicate upstream name "${n}"` });
+        seen.add(n);
+      });
+    })
+    .optional(),
+  /** How clients are routed among `upstreams` (ignored with a single `upstream`). */
+  routing: routingSchema.optional(),
   /** Refuse clients that did not negotiate TLS (default: the global tls.requireTls). */
   requireTls: z.boolean().optional(),
   /** Initial allowlist (CIDRs or addresses); absent means the netrules default policy applies. */
@@ -38,6 +59,14 @@ export const tenantSchema = z.strictObject({
   pool: tenantPoolSchema.prefault({}),
   /** Changes netrules.authFailureBan for this tenant (absent: the global values). */
   authFailureBan: authFailureBanOverrideSchema.optional(),
+}).superRefine((t, ctx) => {
+  if ((t.upstream === undefined) === (t.upstreams === undefined)) {
+    ctx.addIssue({ code: 'custom', path: ['upstream'], message: t.upstream ? 'give upstream or upstreams, not both' : 'required (or upstreams)' });
+  }
+  const pref = t.routing?.preferredPrimary;
+  if (pref !== undefined && !(t.upstreams ?? []).some((u) => (u.name ?? `${u.host}:${u.port}`) === pref)) {
+    ctx.addIssue({ code: 'custom', path: ['routing', 'preferredPrimary'], message: `no upstream named "${pref}"` });
+  }
 });
 
 export type TenantConfig = z.output<typeof tenantSchema>;
@@ -102,6 +131,8 @@ export const configSchema = z.strictObject({
   fly: flyGlobalSchema,
   pool: globalPoolSchema,
   fleet: fleetSchema,
+  health: healthSchema,
+  failover: failoverSchema,
   shutdown: z
     .strictObject({
       /** SIGTERM or POST /v1/drain: how long clients may finish their transactions before the rest are ended. Default 30s. */

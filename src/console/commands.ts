@@ -1,7 +1,7 @@
 // Parses one console command (PgBouncer's grammar, case-insensitive): SHOW <what>, PAUSE/RESUME [tenant], RELOAD, KILL tenant, SHUTDOWN.
 import { ConsoleError } from './console-error.js';
 
-export const SHOW_TOPICS = ['HELP', 'POOLS', 'CLIENTS', 'SERVERS', 'STATS', 'TENANTS', 'CONFIG', 'VERSION', 'NODES'] as const;
+export const SHOW_TOPICS = ['HELP', 'POOLS', 'CLIENTS', 'SERVERS', 'UPSTREAMS', 'STATS', 'TENANTS', 'CONFIG', 'VERSION', 'NODES'] as const;
 export type ShowTopic = (typeof SHOW_TOPICS)[number];
 
 export type Command =
@@ -16,14 +16,14 @@ export function changesState(c: Command): boolean {
   return c.kind !== 'show';
 }
 
-export const USAGE = `SHOW HELP|POOLS|CLIENTS|SERVERS|STATS|TENANTS|CONFIG|VERSION|NODES
+export const USAGE = `SHOW HELP|POOLS|CLIENTS|SERVERS|UPSTREAMS|STATS|TENANTS|CONFIG|VERSION|NODES
 PAUSE [<tenant>]
 RESUME [<tenant>]
 RELOAD
 KILL <tenant>
 SHUTDOWN`;
 
-const HINT = 'Console commands: SHOW HELP|POOLS|CLIENTS|SERVERS|STATS|TENANTS|CONFIG|VERSION|NODES, PAUSE [tenant], RESUME [tenant], RELOAD, KILL tenant, SHUTDOWN.';
+const HINT = 'Console commands: SHOW HELP|POOLS|CLIENTS|SERVERS|UPSTREAMS|STATS|TENANTS|CONFIG|VERSION|NODES, PAUSE [tenant], RESUME [tenant], RELOAD, KILL tenant, SHUTDOWN.';
 
 /** A tenant id as typed: bare or double-quoted (quotes keep case, as for SQL identifiers; bare words are lowercased). */
 function tenantArg(word: string): string {

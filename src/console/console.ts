@@ -9,7 +9,7 @@ import { ConsoleError } from './console-error.js';
 import { ConsoleSession, type SessionEnd } from './session.js';
 import { StatsSampler } from './stats.js';
 import type { ConsoleDeps, ConsoleRole } from './types.js';
-import { CONSOLE_DATABASE, pgporterVersion, showClients, showConfig, showNodes, showPools, showServers, showStats, showTenants, showVersion } from './views.js';
+import { CONSOLE_DATABASE, pgporterVersion, showClients, showConfig, showNodes, showPools, showServers, showStats, showTenants, showUpstreams, showVersion } from './views.js';
 import { commandComplete, resultMessages } from './wire.js';
 
 /** A console login has as long as a tenant's default to finish, and a failure is answered as late. */
@@ -99,6 +99,8 @@ export class AdminConsole implements ConsoleDoor {
             return resultMessages(showClients(d, [...this.open].map((s) => s.info)));
           case 'SERVERS':
             return resultMessages(showServers(d));
+          case 'UPSTREAMS':
+            return resultMessages(showUpstreams(d));
           case 'STATS':
             return resultMessages(await showStats(this.stats));
           case 'TENANTS':

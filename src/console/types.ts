@@ -5,6 +5,7 @@ import type { Logger, Metrics } from '../observability/index.js';
 import type { ClientSnapshot, PoolSnapshot, ServerSnapshot } from '../pool/index.js';
 import type { OpenSession } from '../proxy/index.js';
 import type { TenantRecord } from '../store/index.js';
+import type { UpstreamStatus } from '../upstream/index.js';
 
 export type ConsoleRole = 'admin' | 'readonly';
 
@@ -15,6 +16,8 @@ export interface ConsolePools {
   serversSnapshot(): ServerSnapshot[];
   totalsSnapshot(): { tenant: string; queries: number; transactions: number }[];
   closeTenantServers(tenantId: string): Promise<void>;
+  /** Routed tenants' servers: role, health, ban, lag (SHOW UPSTREAMS, SHOW SERVERS' role). */
+  upstreamsSnapshot?(): UpstreamStatus[];
 }
 
 /**

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { parseConfig, type Config } from '../config/index.js';
 import { bool, int8, text, type ResultSet, type Value } from './wire.js';
 import type { ConsoleDeps, ConsoleSessionInfo } from './types.js';
+import { firstUpstream } from '../upstream/index.js';
 import type { StatsSampler } from './stats.js';
 
 export const CONSOLE_DATABASE = 'pgporter';
@@ -94,6 +95,7 @@ export function showClients(deps: ConsoleDeps, consoleSessions: readonly Console
 export function showServers(deps: ConsoleDeps): ResultSet {
   // PgBouncer's states: active (linked to a client), idle, tested (running the reset query).
   const stateOf = { idle: 'idle', syncing: 'active', active: 'active', resetting: 'tested', closed: 'closing' } as const;
+  const roles = new Map((deps.pools.upstreamsSnapshot?.() ?? []).map((u) => [`${u.tenant}\0${u.name}`, u.role]));
   const rows = deps.pools
     .serversSnapshot()
     .sort((a, b) => a.tenant.localeCompare(b.tenant) || a.openedAt - b.openedAt)
@@ -113,6 +115,8 @@ export function showServers(deps: ConsoleDeps): ResultSet {
       s.remotePid,
       s.tls,
       s.retiring ? 1 : 0,
+      s.upstream,
+      roles.get(`${s.tenant}\0${s.upstream}`) ?? null,
     ]);
   return {
     columns: [
@@ -131,6 +135,50 @@ export function showServers(deps: ConsoleDeps): ResultSet {
       int8('remote_pid'),
       bool('tls'),
       int8('close_needed'),
+      text('upstream'),
+      text('role'),
+    ],
+    rows,
+  };
+}
+
+/** Routed tenants' servers as this node sees them: role, health, ban, replication lag. */
+export function showUpstreams(deps: ConsoleDeps): ResultSet {
+  const now = Date.now();
+  const rows = (deps.pools.upstreamsSnapshot?.() ?? [])
+    .sort((a, b) => a.tenant.localeCompare(b.tenant) || a.name.localeCompare(b.name))
+    .map((u): Value[] => [
+      u.tenant,
+      u.name,
+      u.host,
+      u.port,
+      u.region ?? null,
+      u.hint ?? null,
+      u.role,
+      u.inRecovery ?? null,
+      u.readOnly ?? null,
+      u.lagSeconds === undefined ? null : u.lagSeconds.toFixed(3),
+      u.bannedUntil === undefined ? 0 : Math.ceil((u.bannedUntil - now) / 1000),
+      u.strikes,
+      ts(u.lastOkAt),
+      u.lastError ?? null,
+    ]);
+  return {
+    columns: [
+      text('tenant'),
+      text('upstream'),
+      text('host'),
+      int8('port'),
+      text('region'),
+      text('hint'),
+      text('role'),
+      bool('in_recovery'),
+      bool('read_only'),
+      text('lag_seconds'),
+      int8('banned_seconds'),
+      int8('strikes'),
+      text('last_ok'),
+      text('last_error'),
     ],
     rows,
   };
@@ -182,9 +230,9 @@ export function showTenants(deps: ConsoleDeps): ResultSet {
     .sort((a, b) => a.id.localeCompare(b.id))
     .map((t): Value[] => [
       t.id,
-      t.upstream.host,
-      t.upstream.port,
-      t.upstream.tls,
+      firstUpstream(t).target.host,
+      firstUpstream(t).target.port,
+      firstUpstream(t).target.tls,
       t.pool.mode,
       t.pool.size,
       t.pool.minSize,

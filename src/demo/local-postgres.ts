@@ -1,5 +1,5 @@
 // Runs a throwaway PostgreSQL in a temp dir (as the postgres user when pgporter runs as root), holding the postmaster's PID; used by the demo and the tests.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -89,6 +89,60 @@ export class LocalPostgres {
 
   get pid(): number | undefined {
     return this.proc?.pid;
+  }
+
+  /**
+   * A streaming replica of `primary` (which must allow replication connections from postgres on loopback), made with
+   * `pg_basebackup -R` over TCP and started on its own port. `conf` lines are appended to the copied configuration.
+   */
+  static async replicaOf(primary: LocalPostgres, conf: string[] = []): Promise<LocalPostgres> {
+    const pg = new LocalPostgres(await freePort());
+    try {
+      if (pg.owner) chownSync(pg.dir, pg.owner.uid, pg.owner.gid);
+      pg.run('pg_basebackup', ['-h', primary.host, '-p', String(primary.port), '-U', 'postgres', '-D', pg.dataDir, '-R', '-X', 'stream', '-c', 'fast']);
+      const lines = [`port = ${pg.port}`, `unix_socket_directories = '${pg.dir}'`, 'hot_standby = on', ...conf];
+      appendFileSync(join(pg.dataDir, 'postgresql.conf'), lines.join('\n') + '\n');
+      await pg.launch();
+    } catch (err) {
+      await pg.destroy();
+      throw err;
+    }
+    return pg;
+  }
+
+  /** `pg_ctl promote`: a replica becomes a primary; resolves once it says it is out of recovery. */
+  promote(): Promise<void> {
+    // Not execFileSync: whoever measures the failover must keep running while the promotion does.
+    return new Promise((resolve, reject) => {
+      execFile(join(this.bin, 'pg_ctl'), ['promote', '-D', this.dataDir, '-w', '-t', '30'], { ...(this.owner ?? {}) }, (err, _out, stderr) =>
+        err ? reject(new Error(`pg_ctl promote failed: ${stderr || err.message}`)) : resolve(),
+      );
+    });
+  }
+
+  /** SIGKILL to the postmaster and every child (a machine lost at once, no shutdown checkpoint); waits for the exit. */
+  async kill(): Promise<void> {
+    const proc = this.proc;
+    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
+    const exited = new Promise<void>((r) => proc.once('exit', () => r()));
+    let children: number[] = [];
+    try {
+      children = execFileSync('ps', ['-o', 'pid=', '--ppid', String(proc.pid)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
+        .split('\n')
+        .map((l) => Number(l.trim()))
+        .filter((n) => Number.isInteger(n) && n > 0);
+    } catch {
+      /* no children */
+    }
+    proc.kill('SIGKILL');
+    for (const pid of children) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* exited */
+      }
+    }
+    await exited;
   }
 
   private run(cmd: string, args: string[]): string {

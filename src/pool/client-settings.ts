@@ -91,6 +91,11 @@ export class ClientSettings {
     return true;
   }
 
+  /** pgporter's own value for a setting (routing: a read-only session): wanted on every server from now on. */
+  insist(name: string, value: string): void {
+    if (this.want.get(name) !== value) this.want = new Map(this.want).set(name, value);
+  }
+
   /** The startup settings were confirmed by a server: nothing needs them any more. */
   startupDone(): void {
     this.startup = NONE;

@@ -2,7 +2,7 @@
 // Message formats: https://www.postgresql.org/docs/current/protocol-message-formats.html
 import type { Socket } from 'node:net';
 import { ClientError } from '../errors.js';
-import { MAX_FRONTEND_MESSAGE, backendKeyData, noticeResponse } from '../protocol/index.js';
+import { MAX_FRONTEND_MESSAGE, backendKeyData, noticeResponse, parameterStatus } from '../protocol/index.js';
 import type { ClientSession, SessionDone, SessionEnd } from './types.js';
 import type { ServerKey, UpstreamTarget } from '../upstream/index.js';
 import { type Act, Framer, FramingError, type FrameSink } from './framer.js';
@@ -306,6 +306,10 @@ export class PoolClient implements FrameSink, ServerPeer, StatementOwner {
   /** The server's ParameterStatus: the client follows its own SETs; it hears only about values it has not seen. */
   parameterStatus(name: string, value: string, buf: Buffer, start: number, end: number): void {
     if (this.settings.reported(name, value)) this.out.range(buf, start, end);
+  }
+
+  roleStatus(name: string, value: string): void {
+    if (this.settings.reported(name, value)) this.out.push(parameterStatus(name, value));
   }
 
   serverReady(refused: ErrorFieldMap | undefined): void {

@@ -123,7 +123,10 @@ export function syncStatement(want: ReadonlyMap<string, string>, have: ReadonlyM
   const resets: string[] = [];
   for (const [k, v] of want) {
     if (READ_ONLY.has(k) || have.get(k) === v) continue;
-    sets.push([k, v]);
+    // Never SET a server writable: a fenced primary (read-only by its own config) would take writes again. RESET gives
+    // the server's own default, which is off wherever writes belong.
+    if (k === 'default_transaction_read_only' && v === 'off') resets.push(k);
+    else sets.push([k, v]);
   }
   for (const k of have.keys()) {
     if (want.has(k) || defaults.has(k) || READ_ONLY.has(k)) continue;

@@ -1,6 +1,6 @@
 // The pooling Backend: admits clients against connection limits, runs each session on its (tenant, database, user) pool, routes cancels.
 import { ClientError } from '../errors.js';
-import type { ServerConnection } from '../upstream/index.js';
+import { isRouted, sameTarget, tenantUpstreams, type ServerConnection, type UpstreamSpec, type UpstreamStatus } from '../upstream/index.js';
 import type { Config } from '../config/index.js';
 import type { Logger, Metrics } from '../observability/index.js';
 import type { TenantRecord } from '../store/index.js';
@@ -10,6 +10,8 @@ import { Pool, type PoolContext, type PoolSnapshot } from './pool.js';
 import { PoolClient } from './client.js';
 import { PoolMetrics, newTotals, type TenantTotals } from './pool-metrics.js';
 import type { ClientSnapshot, ServerSnapshot } from './snapshots.js';
+import { HaRouter } from './ha-router.js';
+import { targetOf } from './target-choice.js';
 import { LocalPermits, type PoolFacts, type ServerPermits } from './permits.js';
 
 /**
@@ -52,6 +54,10 @@ export interface PoolBackendOptions {
   clientsElsewhere?(tenantId: string): number;
   /** Period of the timeout sweep in ms. Default 500. */
   sweepIntervalMs?: number;
+  /** This node's region (FLY_REGION): same-region replicas are preferred for reads. */
+  localRegion?: string;
+  /** Whether an upstream's machine is suspended (it is then not probed, and used for reads only when no other replica is left). */
+  upstreamAsleep?(tenantId: string, upstream: string): boolean;
 }
 
 export class PoolBackend implements Backend {
@@ -69,6 +75,8 @@ export class PoolBackend implements Backend {
   private readonly ctx: PoolContext;
   private readonly timer: NodeJS.Timeout;
   private readonly clock = { now: Date.now() };
+  /** Tenants with an `upstreams` list: roles, health, routing, failover. */
+  readonly router: HaRouter;
 
   constructor(private readonly opts: PoolBackendOptions) {
     this.keys = new CancelKeys(opts.cancelSlot ?? 0, opts.cancelWorker ?? 0);
@@ -97,7 +105,20 @@ export class PoolBackend implements Backend {
       ...(opts.connect ? { connect: opts.connect } : {}),
       permits,
       ...(opts.facts ? { facts: opts.facts } : {}),
+      serverOpened: (pool, conn) => this.router.serverOpened(pool, conn),
+      serverOpenFailed: (pool, err) => this.router.serverOpenFailed(pool, err),
+      roleHint: (pool) => this.router.roleHint(pool),
     };
+    this.router = new HaRouter({
+      config: () => this.opts.config,
+      logger: opts.logger,
+      clock: this.clock,
+      localRegion: opts.localRegion,
+      pool: (tenant, spec, database, user) => this.poolOn(tenant, spec, database, user),
+      poolsOf: (id) => [...this.pools.values()].filter((p) => p.tenant.id === id),
+      totals: (id) => this.totalsOf(id),
+      ...(opts.upstreamAsleep ? { asleep: opts.upstreamAsleep } : {}),
+    });
     // One coarse timer for every pool's timeouts, instead of a timer per connection.
     this.timer = setInterval(() => this.sweep(), opts.sweepIntervalMs ?? 500);
     this.timer.unref();
@@ -135,18 +156,27 @@ export class PoolBackend implements Backend {
   }
 
   /** Not async: an idle session keeps no suspended frame, only its client (which calls `done` once). */
-  serve(session: ClientSession, done: SessionDone): void {
+  serve(original: ClientSession, done: SessionDone): void {
     if (this.draining) return done.failed(this.draining);
-    const pool = this.poolFor(session);
-    pool.secret = session.secret;
-    const client = new PoolClient(session, pool);
-    pool.clients.add(client);
+    // target_session_attrs (and a -ro database suffix for routed tenants) is pgporter's to read, never a server setting.
+    const { session, target } = targetOf(original);
+    let client: PoolClient;
+    if (isRouted(session.tenant)) {
+      const routed = this.router.host(session, target);
+      client = new PoolClient(session, routed);
+      routed.attach(client, (c) => this.clientEnded(c));
+    } else {
+      const pool = this.poolFor(session);
+      pool.secret = session.secret;
+      client = new PoolClient(session, pool);
+      pool.clients.add(client);
+    }
     this.sessions.set(session.id, client);
     const key = this.keys.allocate(client);
     client.run(key, done);
   }
 
-  /** A served client is gone (its pool has already let it go). */
+  /** A served client is gone (its pool, or its routed host, has already let it go). */
   private clientEnded(client: PoolClient): void {
     const id = client.session.id;
     this.keys.release(client.keyPid);
@@ -245,38 +275,67 @@ export class PoolBackend implements Backend {
 
   async close(): Promise<void> {
     clearInterval(this.timer);
+    this.router.close();
     for (const p of this.pools.values()) p.close();
   }
 
   private poolFor(session: ClientSession): Pool {
-    const id = `${session.tenant.id}\0${session.database}\0${session.user}`;
+    return this.poolOn(session.tenant, tenantUpstreams(session.tenant)[0]!, session.database, session.user);
+  }
+
+  /** The pool of (tenant, database, user) on one of the tenant's upstreams; pools are per upstream. */
+  private poolOn(tenant: TenantRecord, spec: UpstreamSpec, database: string, user: string): Pool {
+    // A single `upstream` keeps its one pool per (tenant, database, user) whatever its address becomes.
+    const id = `${tenant.id}\0${database}\0${user}\0${isRouted(tenant) ? spec.name : ''}`;
     let pool = this.pools.get(id);
     if (!pool) {
-      let totals = this.totals.get(session.tenant.id);
-      if (!totals) this.totals.set(session.tenant.id, (totals = newTotals()));
-      pool = new Pool(this.ctx, session.tenant, session.database, session.user, totals);
+      pool = new Pool(this.ctx, tenant, spec, database, user, this.totalsOf(tenant.id));
       this.pools.set(id, pool);
-      if (this.pausedTenants.has(session.tenant.id)) void pool.pause();
-    } else if (pool.tenant !== session.tenant) this.follow(pool, session.tenant);
+      if (this.pausedTenants.has(tenant.id)) void pool.pause();
+    } else if (pool.tenant !== tenant) this.follow(pool, tenant);
     return pool;
+  }
+
+  private totalsOf(tenantId: string): TenantTotals {
+    let totals = this.totals.get(tenantId);
+    if (!totals) this.totals.set(tenantId, (totals = newTotals()));
+    return totals;
   }
 
   /** A tenant was edited (admin API, reload, another node): its pools take the new settings now, not at their next login. */
   tenantChanged(tenant: TenantRecord): void {
     for (const p of this.pools.values()) if (p.tenant.id === tenant.id && p.tenant !== tenant) this.follow(p, tenant);
+    this.router.tenantChanged(tenant, tenant.id);
   }
 
-  /** Pool settings follow the new record; servers of a previous upstream must not serve another transaction. */
+  /** A tenant was deleted: its routing stops (its servers are closed by closeTenantServers). */
+  tenantDeleted(tenantId: string): void {
+    this.router.tenantChanged(undefined, tenantId);
+  }
+
+  /** Every routed upstream's role, health, ban and lag (admin API, console, metrics). */
+  upstreamsSnapshot(): UpstreamStatus[] {
+    return this.router.statuses();
+  }
+
+  /** Pool settings follow the new record; servers of a previous (or removed) upstream must not serve another transaction. */
   private follow(pool: Pool, tenant: TenantRecord): void {
-    const moved = !sameUpstream(pool.tenant.upstream, tenant.upstream);
+    const list = tenantUpstreams(tenant);
+    const next = isRouted(tenant) === isRouted(pool.tenant) ? (isRouted(tenant) ? list.find((u) => u.name === pool.upstream.name) : list[0]) : undefined;
     pool.tenant = tenant;
-    if (moved) pool.closeServers();
-    else pool.settingsChanged();
+    if (next && sameTarget(next.target, pool.upstream.target)) {
+      pool.upstream = next;
+      pool.settingsChanged();
+      return;
+    }
+    if (next) pool.upstream = next;
+    pool.closeServers();
   }
 
   private sweep(): void {
     const now = Date.now();
     this.clock.now = now;
+    this.router.sweep(now);
     for (const [id, p] of this.pools) {
       try {
         p.sweep(now);
@@ -289,8 +348,4 @@ export class PoolBackend implements Backend {
       }
     }
   }
-}
-
-function sameUpstream(a: TenantRecord['upstream'], b: TenantRecord['upstream']): boolean {
-  return a.host === b.host && a.port === b.port && a.tls === b.tls && a.caFile === b.caFile;
 }

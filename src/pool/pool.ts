@@ -4,7 +4,7 @@ import type { TenantPoolConfig } from '../config/index.js';
 import type { TenantRecord } from '../store/index.js';
 import type { UpstreamSecret } from '../auth/index.js';
 import { UpstreamAuth } from '../auth/index.js';
-import { connectUpstream, upstreamClientError, type ServerConnection } from '../upstream/index.js';
+import { connectUpstream, upstreamClientError, type ServerConnection, type UpstreamSpec } from '../upstream/index.js';
 import type { Logger } from '../observability/index.js';
 import { Deque } from './deque.js';
 import { PooledServer } from './server.js';
@@ -37,11 +37,19 @@ export interface PoolContext {
   readonly permits: ServerPermits;
   /** Defaults and accepted settings learned by the same pool on the node's other workers. */
   readonly facts?: PoolFacts;
+  /** Routed tenants (src/pool/ha-router.ts): a login's ParameterStatus says what the server is. */
+  serverOpened?(pool: Pool, conn: ServerConnection): void;
+  /** Routed tenants: a server could not be opened; true when its waiters were taken to be routed again. */
+  serverOpenFailed?(pool: Pool, err: unknown): boolean;
+  /** Routed tenants: a server reported a role parameter under a live session, or answered 25006 (read-only). */
+  roleHint?(pool: Pool): void;
 }
 
 /** Figures for the admin API and the gauges. */
 export interface PoolSnapshot {
   tenant: string;
+  /** The server this pool connects to (the tenant's `host:port`, or the name in its `upstreams` list). */
+  upstream: string;
   database: string;
   user: string;
   mode: 'transaction' | 'session';
@@ -86,13 +94,16 @@ export class Pool implements ServerHost, ClientHost {
   constructor(
     private readonly ctx: PoolContext,
     public tenant: TenantRecord,
+    /** The one server this pool opens connections to; replaced when the tenant's entry for it is edited. */
+    public upstream: UpstreamSpec,
     readonly database: string,
     readonly user: string,
     /** The tenant's running totals, shared by its pools (plain numbers, bumped on the hot path). */
     readonly stats: TenantTotals,
   ) {
-    this.log = ctx.logger.child({ tenant: tenant.id, database, user, component: 'pool' });
-    this.key = `${tenant.id}\0${database}\0${user}`;
+    this.log = ctx.logger.child({ tenant: tenant.id, upstream: upstream.name, database, user, component: 'pool' });
+    // Per upstream: a replica's servers report other defaults (in_hot_standby) than the primary's.
+    this.key = `${tenant.id}\0${upstream.name}\0${database}\0${user}`;
     const known = ctx.facts?.defaults(this.key);
     if (known) this.defaults = new Map(known);
   }
@@ -114,6 +125,7 @@ export class Pool implements ServerHost, ClientHost {
   snapshot(): PoolSnapshot {
     return {
       tenant: this.tenant.id,
+      upstream: this.upstream.name,
       database: this.database,
       user: this.user,
       mode: this.mode,
@@ -383,6 +395,7 @@ export class Pool implements ServerHost, ClientHost {
   private async openServer(): Promise<void> {
     const started = performance.now();
     const tenant = this.tenant;
+    const target = this.upstream.target;
     let server: PooledServer;
     try {
       if (this.servers.size === 0 && this.ctx.beforeConnect) await this.wake();
@@ -391,12 +404,13 @@ export class Pool implements ServerHost, ClientHost {
       const secret = this.secret;
       const open = () =>
         connectUpstream(
-          { host: tenant.upstream.host, port: tenant.upstream.port, tls: tenant.upstream.tls, caFile: tenant.upstream.caFile },
+          target,
           { user: this.user, database: this.database },
           new UpstreamAuth(this.user, secret),
           this.ctx.connectTimeoutMs,
         );
       const conn = await (this.ctx.connect ? this.ctx.connect(tenant, open) : open());
+      this.ctx.serverOpened?.(this, conn);
       server = new PooledServer(conn, this, epoch, this.cfg.serverLifetime, this.cfg.preparedStatementCacheSize, this.clock.now);
     } catch (err) {
       this.opening--;
@@ -422,6 +436,7 @@ export class Pool implements ServerHost, ClientHost {
     const ce = err instanceof ClientError ? err : upstreamClientError(err);
     this.ctx.metrics.errors.inc({ tenant: this.tenant.id, kind: ce.kind });
     this.log.warn({ event: 'server_open_failed', code: ce.code, sqlstate: ce.sqlstate, err: (err as Error).message }, 'could not open a server connection');
+    if (this.ctx.serverOpenFailed?.(this, err)) return;
     const coming = this.servers.size - this.idle.length + this.opening;
     this.failWaiters(this.waiting - coming, () => ce);
   }
@@ -450,6 +465,44 @@ export class Pool implements ServerHost, ClientHost {
       }
     })();
     return this.waking;
+  }
+
+  // --- routing (tenants with an `upstreams` list) ---
+
+  /** Server connections in use or wanted here: what least-busy balancing compares. */
+  get busy(): number {
+    return this.servers.size - this.idle.length + this.waiting;
+  }
+
+  /** Takes every waiting client out of the queue, still in state waiting, to be routed to another server. */
+  evictWaiters(): PoolClient[] {
+    const out: PoolClient[] = [];
+    for (;;) {
+      const c = this.waiters.shift();
+      if (c === undefined) break;
+      if (c.state === 'waiting') out.push(c);
+    }
+    this.waiting = 0;
+    // Nobody waits here any more: permits asked for them go back to the node's other workers.
+    if (!this.closed) this.pump();
+    return out;
+  }
+
+  /** A client already waiting (routed here from another pool or from the wait for a writer) joins this queue. */
+  adopt(client: PoolClient): void {
+    this.waiters.push(client);
+    this.waiting++;
+    this.pump();
+  }
+
+  /** The role parameters a server reported under a live session, or its 25006 answer: the router asks the server again. */
+  roleHint(): void {
+    this.ctx.roleHint?.(this);
+  }
+
+  /** Closes every server now, busy ones included: their transactions end with an error (the writer was lost or fenced). */
+  closeServersNow(reason: string): void {
+    for (const s of [...this.servers]) s.close(reason);
   }
 
   // --- timers and shutdown ---
@@ -565,7 +618,7 @@ export class Pool implements ServerHost, ClientHost {
   serverSnapshots(): ServerSnapshot[] {
     const clientOf = new Map<PooledServer, number>();
     for (const c of this.clients) if (c.server) clientOf.set(c.server, c.session.id);
-    return [...this.servers].map((s) => serverSnapshot(s, this.tenant.id, this.database, this.user, clientOf.get(s)));
+    return [...this.servers].map((s) => serverSnapshot(s, this.tenant.id, this.database, this.user, clientOf.get(s), this.upstream.name));
   }
 
   /** Counts closed servers as errors by kind for metrics (used by the client on failure). */

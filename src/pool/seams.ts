@@ -17,6 +17,8 @@ export interface ServerHost {
   serverClosed(server: PooledServer, reason: string): void;
   /** A statement was prepared successfully: its text is valid for this pool's clients. */
   statementValid(serverName: string): void;
+  /** A role parameter (in_hot_standby, default_transaction_read_only) changed under a live session, or the server answered 25006. */
+  roleHint(): void;
   debug(msg: string, extra?: Record<string, unknown>): void;
 }
 
@@ -25,6 +27,8 @@ export interface ServerPeer {
   readonly out: Outbox;
   /** The server's ParameterStatus (buf[start, end) is the whole message). */
   parameterStatus(name: string, value: string, buf: Buffer, start: number, end: number): void;
+  /** A role parameter of the server now bound (in_hot_standby): the client hears it when it was told otherwise. */
+  roleStatus(name: string, value: string): void;
   /** The server took on the client's settings (undefined) or refused them (the server's error fields). */
   serverReady(refused: ErrorFieldMap | undefined): void;
   /** What the client prepared: told when its own Parse failed or was skipped, asked for its names in error texts. */

@@ -160,6 +160,9 @@ export class PooledServer implements FrameSink {
    */
   bind(client: ServerPeer, want: ReadonlyMap<string, string>): boolean {
     this._client = client;
+    // Roles change under pooled servers (a replica promoted): a client moved here learns this server's at once.
+    const hs = this.settings.have.get('in_hot_standby');
+    if (hs !== undefined) client.roleStatus('in_hot_standby', hs);
     const sql = this.settings.begin(want);
     if (sql === undefined) {
       this.setState('active');
@@ -405,6 +408,7 @@ export class PooledServer implements FrameSink {
         const kv = parameterStatusBody(buf, start + 5, end);
         if (!kv) return;
         this.settings.reported(kv[0], kv[1]);
+        if (kv[0] === 'in_hot_standby' || kv[0] === 'default_transaction_read_only') this.host.roleHint();
         if (c) c.parameterStatus(kv[0], kv[1], buf, start, end);
         return;
       }
@@ -425,6 +429,8 @@ export class PooledServer implements FrameSink {
   private onErrorResponse(head: Exp | 0, buf: Buffer, start: number, end: number): void {
     const q = this.expect;
     const c = this._client;
+    // 25006 read_only_sql_transaction: a write reached a server that is read-only now (demoted or fenced).
+    if (isReadOnlyError(buf, start, end)) this.host.roleHint();
     if (head === Exp.Settings) this.settings.refuse(errorFields(buf, start, end));
     else if (head === Exp.QuerySwallow) this.host.debug('injected query failed', { serverPid: this.key.pid, error: errorFields(buf, start, end).M });
     else if (c) {
@@ -489,4 +495,17 @@ export class PooledServer implements FrameSink {
       else this._client?.transactionDone();
     }
   }
+}
+
+/** Whether an ErrorResponse carries SQLSTATE 25006 (read_only_sql_transaction), found without decoding the other fields. */
+function isReadOnlyError(buf: Buffer, start: number, end: number): boolean {
+  // Fields are a type byte and a C string each; 'C' is the code. "25006" is 5 ASCII bytes.
+  for (let i = start + 5; i < end && buf[i] !== 0; ) {
+    const type = buf[i]!;
+    const zero = buf.indexOf(0, i + 1);
+    if (zero < 0 || zero >= end) return false;
+    if (type === 0x43) return zero - i - 1 === 5 && buf.toString('latin1', i + 1, zero) === '25006';
+    i = zero + 1;
+  }
+  return false;
 }

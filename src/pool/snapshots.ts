@@ -39,6 +39,8 @@ export interface ServerSnapshot {
   /** The id of the client it serves, if any. */
   clientId: number | undefined;
   retiring: boolean;
+  /** The tenant's upstream it is connected to (`host:port` or its name in `upstreams`). */
+  upstream: string;
 }
 
 export function clientSnapshot(c: PoolClient, tenant: string, connectedAt: number | undefined): ClientSnapshot {
@@ -61,7 +63,7 @@ export function clientSnapshot(c: PoolClient, tenant: string, connectedAt: numbe
   };
 }
 
-export function serverSnapshot(sv: PooledServer, tenant: string, database: string, user: string, clientId: number | undefined): ServerSnapshot {
+export function serverSnapshot(sv: PooledServer, tenant: string, database: string, user: string, clientId: number | undefined, upstream: string): ServerSnapshot {
   return {
     tenant,
     database,
@@ -77,5 +79,6 @@ export function serverSnapshot(sv: PooledServer, tenant: string, database: strin
     remotePid: sv.key.pid,
     clientId,
     retiring: sv.retire,
+    upstream,
   };
 }

@@ -13,8 +13,10 @@ export function checkStoredTenant(raw: unknown): TenantRecord | string {
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return 'not an object';
   const r = raw as Record<string, unknown>;
   if (typeof r.id !== 'string' || !TENANT_ID.test(r.id)) return 'id is missing or invalid';
-  const up = r.upstream as Record<string, unknown> | undefined;
-  if (!up || typeof up !== 'object' || typeof up.host !== 'string' || typeof up.port !== 'number') {
+  const address = (up: unknown) => !!up && typeof up === 'object' && typeof (up as Record<string, unknown>).host === 'string' && typeof (up as Record<string, unknown>).port === 'number';
+  if (r.upstreams !== undefined) {
+    if (!Array.isArray(r.upstreams) || r.upstreams.length === 0 || !r.upstreams.every(address)) return `tenant "${r.id}": every upstreams entry needs host and port`;
+  } else if (!address(r.upstream)) {
     return `tenant "${r.id}": upstream.host and upstream.port are required`;
   }
   if (r.allowlist !== undefined) {
