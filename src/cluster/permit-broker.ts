@@ -109,11 +109,23 @@ export class PermitBroker {
     return n;
   }
 
+  /**
+   * Workers below their fair share first, then first come first served. A worker asked to hand servers back that asks
+   * again itself (its own clients wait too) and asked first would otherwise get back each permit it releases: it opens
+   * a server, closes it on arrival as owed, and the worker that waits is never served, nor are its own clients.
+   */
   private grantQueued(key: string, p: PoolPermits): void {
+    const share = Math.max(1, Math.floor(p.size / this.users(p)));
+    this.grantUpTo(key, p, (worker) => share - (p.held.get(worker) ?? 0));
+    this.grantUpTo(key, p, () => Number.POSITIVE_INFINITY);
+  }
+
+  private grantUpTo(key: string, p: PoolPermits, limit: (worker: number) => number): void {
     let free = p.size - this.total(p);
     for (const [worker, want] of p.queued) {
       if (free <= 0) break;
-      const n = Math.min(free, want);
+      const n = Math.min(free, want, limit(worker));
+      if (n <= 0) continue;
       free -= n;
       if (!p.held.has(worker)) p.since.set(worker, Date.now());
       p.held.set(worker, (p.held.get(worker) ?? 0) + n);
@@ -121,6 +133,11 @@ export class PermitBroker {
       else p.queued.delete(worker);
       this.out.grant(worker, key, n);
     }
+  }
+
+  /** Workers holding or asking for permits of this pool. */
+  private users(p: PoolPermits): number {
+    return new Set([...p.held.keys(), ...p.queued.keys()]).size;
   }
 
   /** Idle servers of workers that do not wait first; then busy servers of workers above their fair share. */
@@ -134,8 +151,7 @@ export class PermitBroker {
       this.out.handOver(worker, key, n, 'idle');
       wanted -= n;
     }
-    const users = new Set([...p.held.keys(), ...p.queued.keys()]).size;
-    const share = Math.floor(p.size / users);
+    const share = Math.floor(p.size / this.users(p));
     for (const [worker, want] of p.queued) {
       const held = p.held.get(worker) ?? 0;
       let short = Math.min(want, Math.max(1, share) - held);
