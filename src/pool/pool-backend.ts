@@ -78,16 +78,25 @@ export class PoolBackend implements Backend {
   /** Tenants with an `upstreams` list: roles, health, routing, failover. */
   readonly router: HaRouter;
 
+  /**
+   * The pool a permit message is for: permits are keyed per upstream (`Pool.key`), the pools map per client route, so
+   * the two differ; looked up only when a server opens or closes, never per transaction.
+   */
+  private permitPool(key: string): Pool | undefined {
+    for (const pool of this.pools.values()) if (pool.key === key) return pool;
+    return undefined;
+  }
+
   constructor(private readonly opts: PoolBackendOptions) {
     this.keys = new CancelKeys(opts.cancelSlot ?? 0, opts.cancelWorker ?? 0);
     const permits = opts.permits ?? new LocalPermits();
     permits.attach({
       granted: (key, n) => {
-        const pool = this.pools.get(key);
+        const pool = this.permitPool(key);
         if (pool) pool.permitsGranted(n);
         else permits.release(key, n);
       },
-      handOver: (key, n, mode) => this.pools.get(key)?.handOver(n, mode),
+      handOver: (key, n, mode) => this.permitPool(key)?.handOver(n, mode),
     });
     const metrics = new PoolMetrics(
       opts.metrics.registry,
