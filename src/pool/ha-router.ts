@@ -202,6 +202,10 @@ class TenantRouter {
     return m !== undefined && this.deps.asleep !== undefined && this.deps.asleep(m);
   }
 
+  /**
+   * The tenant no longer routes (its list became one `upstream`, or it was deleted). Its routed clients end at their
+   * next transaction boundary with a clear error: they would otherwise go on using the old list's pools.
+   */
   stop(): void {
     this.health.stop();
     const err = new ClientError('NO_WRITER', `tenant "${this.tenant.id}" no longer routes among upstreams`);
@@ -209,6 +213,8 @@ class TenantRouter {
       this.unhold(h);
       h.client.fail(err);
     }
+    const changed = new ClientError('PRIMARY_CHANGED', `terminating connection: tenant "${this.tenant.id}" no longer routes among upstreams; reconnect`);
+    for (const h of [...this.hosts.values()]) h.client.drain(changed);
   }
 
   /** A client's credentials serve the probe when the tenant names no probeUser (the latest client of the user the probe last used). */
