@@ -14,7 +14,7 @@ import type { PoolContext } from './pool-context.js';
 import { PoolPermits } from './pool-permits.js';
 import { Waiters } from './pool-waiters.js';
 import { AcceptedSettings, MAX_REMEMBERED } from './accepted-settings.js';
-import { sweepClientTimeouts } from './client-timeouts.js';
+import { sweepClientTimeouts, sweepWaitTimeout } from './client-timeouts.js';
 import { clientSnapshots, poolSnapshot, serverSnapshots, type ClientSnapshot, type PoolSnapshot, type ServerSnapshot } from './snapshots.js';
 
 export class Pool implements ServerHost, ClientHost {
@@ -379,18 +379,7 @@ export class Pool implements ServerHost, ClientHost {
   /** Called by the backend's coarse timer: wait timeouts, idle and lifetime limits, client timeouts, minSize. */
   sweep(now: number): void {
     const cfg = this.cfg;
-    if (this.waiters.count > 0) {
-      const limit = Date.now() - cfg.queryWaitTimeout;
-      // FIFO: the oldest waiters are at the front, so stop at the first one still in time.
-      this.waiters.fail(
-        this.waiters.count,
-        () => {
-          this.ctx.metrics.errors.inc({ tenant: this.tenant.id, kind: 'query_wait_timeout' });
-          return new ClientError('QUERY_WAIT_TIMEOUT', 'query_wait_timeout: no server connection became free in time');
-        },
-        (c) => c.waitingSince > limit,
-      );
-    }
+    if (this.waiters.count > 0) sweepWaitTimeout(this.waiters, cfg.queryWaitTimeout, this.ctx.metrics, this.tenant.id);
     this.waiters.compact();
     for (let i = this.idle.length - 1; i >= 0; i--) {
       const s = this.idle[i]!;
