@@ -9,7 +9,7 @@ import { handleConnection, SessionRegistry } from './proxy/index.js';
 import { createStore, type Store } from './store/index.js';
 import { BanList, createAccessControl, type BanBackend } from './netrules/index.js';
 import { registerBanRoutes, registerLifecycleRoutes, registerReloadRoute, registerUpstreamRoutes, startAdminServer, type AdminServer } from './admin/index.js';
-import { machineById, registerUpstreamMetrics } from './upstream/index.js';
+import { machineById, machineOf, registerUpstreamMetrics, tenantUpstreams } from './upstream/index.js';
 import { CredentialResolver, runAuthQuery } from './auth/index.js';
 import { createWakeManager, serverReach } from './wake/index.js';
 import { createFleet, registerFleetMetrics, type Fleet } from './fleet/index.js';
@@ -132,6 +132,9 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
     query: async (req) => {
       const tenant = store.getTenant(req.tenantId);
       if (tenant?.fly) await wake.ensureAwake(tenant);
+      // In an `upstreams` list, the server queried may run on a machine of its own.
+      const spec = tenant?.upstreams ? tenantUpstreams(tenant).find((u) => u.target.host === req.host && u.target.port === req.port) : undefined;
+      if (tenant && spec?.fly) await wake.ensureAwake(machineOf(tenant, spec));
       return runAuthQuery(req);
     },
   });

@@ -25,6 +25,7 @@ await fake.addMachine({ app: 'ha-db', id: MACHINE, pg: sleeperMachine, state: 's
 const SOLO = 'f6f6f6f6';
 await fake.addMachine({ app: 'solo-db', id: SOLO, state: 'suspended' });
 
+
 const porter = await PgporterProcess.start({
   config: {
     log: { level: 'info' },
@@ -48,6 +49,12 @@ const porter = await PgporterProcess.start({
         upstreams: [{ name: 'main', host: '127.0.0.1', port: set.primary.port, fly: { app: 'solo-db', machineId: SOLO } }],
         routing: { probeUser: 'postgres' },
         auth: { method: 'trust' },
+      },
+      {
+        // Passwords looked up with authQuery on the one server listed: the replica whose machine sleeps.
+        id: 'aq',
+        upstreams: [{ name: 'r', host: '127.0.0.1', port: sleeper.port, role: 'replica', fly: { app: 'ha-db', machineId: MACHINE } }],
+        auth: { method: 'scram-sha-256', authQuery: { user: 'postgres' } },
       },
     ],
   },
@@ -145,4 +152,15 @@ t.test('a sleeping server with no role known and no hint is woken when a client 
   await c.end();
   t.equal(r.rows[0].rec, false, 'served by the writer once its role was learned');
   t.equal(fake.calls.filter((x) => x.machine === SOLO && x.action === 'start').length, 1, 'its machine was started once');
+});
+
+t.test('an authQuery to a server on a sleeping machine wakes that machine first', async (t) => {
+  await waitFor(() => fake.state(MACHINE) === 'suspended', 'the replica machine asleep', 15_000, 100);
+  const before = starts();
+  // Without the wake, the query would hang on the stopped server until authQuery's timeout and the login would fail.
+  const c = new pg.Client({ host: '127.0.0.1', port: porter.port, user: `${USERS.scram.user}.aq`, password: USERS.scram.password, database: 'postgres-ro' });
+  await c.connect();
+  t.equal(starts(), before + 1, 'the machine was started for the login');
+  t.equal((await c.query('SELECT pg_is_in_recovery() AS r')).rows[0].r, true, 'and the client is served by that replica');
+  await c.end();
 });
