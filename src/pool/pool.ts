@@ -124,6 +124,7 @@ export class Pool implements ServerHost, ClientHost {
 
   cancelWait(_client: PoolClient): void {
     this.waiters.cancelled();
+    this.dropStaleAsk();
   }
 
   checkin(server: PooledServer, clean: boolean): void {
@@ -196,8 +197,10 @@ export class Pool implements ServerHost, ClientHost {
     }
     server.toIdle();
     const c = this.waiters.next();
-    if (c) this.give(c, server);
-    else {
+    if (c) {
+      this.give(c, server);
+      this.dropStaleAsk();
+    } else {
       server.idleSince = this.clock.now;
       this.idle.push(server);
     }
@@ -230,7 +233,14 @@ export class Pool implements ServerHost, ClientHost {
     // Permits granted after their waiters were served go back at once, for another worker to use.
     const spare = this.permits.held - this.servers.size - this.opening;
     if (spare > 0 && this.waiters.count <= this.opening && this.servers.size + this.opening >= this.cfg.minSize) this.permits.give(spare);
-    // Nobody waits any more: an ask still open would make the broker take servers from other workers for nothing.
+    this.dropStaleAsk();
+  }
+
+  /**
+   * Nobody waits any more (served by a server that came back, or gone): an ask still open would make the broker take
+   * servers from other workers for nothing, and keep it from asking this worker for its idle ones.
+   */
+  private dropStaleAsk(): void {
     if (this.permits.asked > 0 && this.waiters.count <= this.opening) this.permits.withdraw();
   }
 
