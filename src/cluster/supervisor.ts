@@ -177,7 +177,9 @@ export async function startSupervisor(config: Config, count: number, opts: Super
 
   // --- workers ---
 
-  cluster.schedulingPolicy = cluster.SCHED_RR;
+  // kernel (SCHED_NONE): workers accept from the shared socket themselves, so a connection costs the supervisor
+  // nothing; round-robin (SCHED_RR) has it accept every socket and pass it over IPC (docs/internals.md, Workers).
+  cluster.schedulingPolicy = config.workerScheduling === 'round-robin' ? cluster.SCHED_RR : cluster.SCHED_NONE;
   cluster.setupPrimary({ exec: fileURLToPath(new URL('./worker-main.js', import.meta.url)), args: [] });
   const failures = new Map<number, number>();
   let onFirstReady: ((port: number) => void) | undefined;
