@@ -3,6 +3,6 @@ export { startSupervisor, type Supervisor, type SupervisorOptions } from './supe
 export { workerCount } from './worker-count.js';
 export { hasReusePort } from './reuse-port.js';
 export { mergeMetrics } from './metrics-merge.js';
-export { mergePools, mergeUpstreams } from './supervisor-admin.js';
+export { mergePools } from './supervisor-admin.js';
 export { PermitBroker, type BrokerOutput } from './permit-broker.js';
 export { Endpoint, IpcError, type Channel, type Protocol } from './ipc.js';

@@ -19,17 +19,6 @@ const NODE_LEVEL = new Set([
 /** A state flag (1 when in that state) or a yes/no: any worker saying it is the node saying it. */
 const ANY = new Set(['pgporter_machine_state', 'pgporter_fleet_idle']);
 
-/**
- * Each worker probes the routed upstreams on its own, so these are views of one fact that can differ for a probe
- * interval: a role any worker sees, the longest ban and lag, and down when any worker sees it down.
- */
-const UPSTREAM_VIEWS: Readonly<Record<string, 'max' | 'min'>> = {
-  pgporter_upstream_role: 'max',
-  pgporter_upstream_up: 'min',
-  pgporter_upstream_ban_seconds: 'max',
-  pgporter_upstream_replication_lag_seconds: 'max',
-};
-
 type MetricJson = { name: string; aggregator?: string };
 
 /** Merges metric lists (getMetricsAsJSON): the supervisor's first, then each worker's. */
@@ -38,8 +27,6 @@ export function mergeMetrics(lists: unknown[][]): Registry {
     (list as MetricJson[]).map((m) => {
       if (NODE_LEVEL.has(m.name)) return { ...m, aggregator: 'first' };
       if (ANY.has(m.name)) return { ...m, aggregator: 'max' };
-      const view = UPSTREAM_VIEWS[m.name];
-      if (view) return { ...m, aggregator: view };
       return m;
     }),
   );

@@ -1,5 +1,5 @@
 // The admin API of a node with several workers, served by the supervisor: store writes here, pool reads and PAUSE/RESUME fanned out to every worker and merged.
-import { registerBanRoutes, registerLifecycleRoutes, registerReloadRoute, registerUpstreamRoutes, startAdminServer, type AdminServer } from '../admin/index.js';
+import { registerBanRoutes, registerLifecycleRoutes, registerReloadRoute, startAdminServer, type AdminServer } from '../admin/index.js';
 import type { Config } from '../config/index.js';
 import type { Fleet } from '../fleet/index.js';
 import type { BanList } from '../netrules/index.js';
@@ -7,7 +7,6 @@ import type { Logger } from '../observability/index.js';
 import type { PoolSnapshot } from '../pool/index.js';
 import type { ReloadOutcome } from '../reload.js';
 import type { Store } from '../store/index.js';
-import type { UpstreamStatus } from '../upstream/index.js';
 
 export interface SupervisorAdminOptions {
   config: Config;
@@ -23,8 +22,6 @@ export interface SupervisorAdminOptions {
   resume(tenant: string): Promise<void>;
   /** Every worker's pools (one entry per worker and pool). */
   pools(): Promise<PoolSnapshot[]>;
-  /** Every worker's view of the routed tenants' upstreams (one entry per worker and upstream). */
-  upstreams(): Promise<UpstreamStatus[]>;
 }
 
 export type SupervisorAdmin = AdminServer;
@@ -44,20 +41,6 @@ export function mergePools(list: PoolSnapshot[]): PoolSnapshot[] {
     m.serversActive += p.serversActive;
     m.serversIdle += p.serversIdle;
     m.serversOpening += p.serversOpening;
-  }
-  return [...out.values()];
-}
-
-/**
- * One entry per (tenant, upstream): each worker probes on its own, so their views can differ for a probe interval (or
- * until the next probe, when one worker saw a 25006 and looked again at once); the most recent probe is the truth.
- */
-export function mergeUpstreams(list: UpstreamStatus[]): UpstreamStatus[] {
-  const out = new Map<string, UpstreamStatus>();
-  for (const u of list) {
-    const key = `${u.tenant}\0${u.name}`;
-    const m = out.get(key);
-    if (!m || (u.lastProbeAt ?? 0) > (m.lastProbeAt ?? 0)) out.set(key, u);
   }
   return [...out.values()];
 }
@@ -82,7 +65,6 @@ export async function startSupervisorAdmin(o: SupervisorAdminOptions): Promise<S
       return lifted;
     },
   };
-  registerUpstreamRoutes(admin.route, { statuses: async () => mergeUpstreams(await o.upstreams()), store: o.store });
   registerBanRoutes(admin.route, { bans, logger: o.logger });
   registerLifecycleRoutes(
     admin.route,
