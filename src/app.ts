@@ -9,7 +9,7 @@ import { handleConnection, SessionRegistry } from './proxy/index.js';
 import { createStore, type Store } from './store/index.js';
 import { BanList, createAccessControl, type BanBackend } from './netrules/index.js';
 import { registerBanRoutes, registerLifecycleRoutes, registerReloadRoute, registerUpstreamRoutes, startAdminServer, type AdminServer } from './admin/index.js';
-import { registerUpstreamMetrics } from './upstream/index.js';
+import { machineById, machineOf, registerUpstreamMetrics, tenantUpstreams } from './upstream/index.js';
 import { CredentialResolver, runAuthQuery } from './auth/index.js';
 import { createWakeManager, serverReach } from './wake/index.js';
 import { createFleet, registerFleetMetrics, type Fleet } from './fleet/index.js';
@@ -90,7 +90,8 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
   const sessions = new SessionRegistry();
   const access = createAccessControl({ store, defaultPolicy: config.netrules.defaultPolicy, metrics, logger, sessions });
   // Resume suspended machines before connecting; suspend idle ones.
-  const wake = createWakeManager({ config, logger, metrics, getTenant: (id) => store.getTenant(id), fleet });
+  // A wake subject is a tenant or, in an `upstreams` list, one server with a machine of its own (`tenant/name`).
+  const wake = createWakeManager({ config, logger, metrics, getTenant: (id) => machineById(id, (t) => store.getTenant(t)), fleet });
   const reach = serverReach(wake, config.upstream.connectTimeout);
   const pools = new PoolBackend({
     get config() {
@@ -105,12 +106,15 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
     clientsElsewhere: (id) => fleet.clientsElsewhere(id),
     ...(worker ? { cancelWorker: worker.index, permits: worker.permits, peers: worker.peers, facts: worker.facts } : {}),
     ...(process.env.FLY_REGION ? { localRegion: process.env.FLY_REGION } : {}),
+    upstreamAsleep: (m) => wake.asleep(m),
+    wakeUpstream: (m) => wake.ensureAwake(m),
+    upstreamClients: (m, delta) => (delta > 0 ? wake.clientConnected(m.id) : wake.clientDisconnected(m.id)),
   });
   registerUpstreamMetrics(metrics.registry, () => pools.upstreamsSnapshot());
   // Routed tenants with a probe user are watched from the start, not from their first client.
   for (const t of store.listTenants()) if (t.routing?.probeUser !== undefined) pools.router.watch(t);
   // Server connections to a machine about to be suspended would be dead after the resume: close them first.
-  wake.setBeforeSuspend((id) => pools.closeTenantServers(id));
+  wake.setBeforeSuspend((id) => pools.closeMachineServers(id));
   // A deleted tenant keeps nothing open: its sessions end and its servers close.
   store.onChange((e) => {
     if (e.type === 'tenant-upserted') return pools.tenantChanged(e.tenant);
@@ -128,6 +132,9 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
     query: async (req) => {
       const tenant = store.getTenant(req.tenantId);
       if (tenant?.fly) await wake.ensureAwake(tenant);
+      // In an `upstreams` list, the server queried may run on a machine of its own.
+      const spec = tenant?.upstreams ? tenantUpstreams(tenant).find((u) => u.target.host === req.host && u.target.port === req.port) : undefined;
+      if (tenant && spec?.fly) await wake.ensureAwake(machineOf(tenant, spec));
       return runAuthQuery(req);
     },
   });

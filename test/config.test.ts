@@ -166,6 +166,17 @@ t.test('a CIDR typo in a tenant allowlist names the entry', async (t) => {
   }
 });
 
+t.test('an upstreams entry takes its own fly block; a tenant-level fly beside the list is refused', async (t) => {
+  const list = [
+    { name: 'p', host: '127.0.0.1', port: 5432 },
+    { name: 'r', host: '127.0.0.1', port: 5433, fly: { app: 'db', machineId: 'abc123', suspendAfterIdle: '5m' } },
+  ];
+  const ok = parseConfig({ tenants: [{ id: 'a', upstreams: list }] }, 'inline', {});
+  t.equal(ok.tenants[0]!.upstreams![1]!.fly!.suspendAfterIdle, 300_000, 'the entry keeps its fly block');
+  hasIssue(t, configError(t, () => parseConfig({ tenants: [{ id: 'a', upstreams: list, fly: { app: 'db', machineId: 'abc123' } }] }, 'inline', {})), 'tenants[0].fly', 'each upstream');
+  hasIssue(t, configError(t, () => parseConfig({ tenants: [{ id: 'a', upstreams: [{ host: 'h', fly: { app: 'db' } }] }] }, 'inline', {})), 'tenants[0].upstreams[0].fly.machineId', 'required');
+});
+
 t.test('files: invalid YAML, a non-mapping, a missing file', async (t) => {
   const dir = tempDir('config');
   t.teardown(() => dir.remove());

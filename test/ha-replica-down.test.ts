@@ -1,5 +1,6 @@
 // Replica down: reads fall back to the primary in read-only sessions (or are refused, per routing.readFallback edited live); replica back: reads return to it.
 import t from 'tap';
+import pg from 'pg';
 import { psql } from './fixtures/clients.js';
 import { startHaEnv } from './fixtures/replication.js';
 import { waitFor } from './fixtures/ports.js';
@@ -37,4 +38,20 @@ t.test('reads follow the replica down and back', async (t) => {
   t.ok(back, 'replica back: reads return to it');
   const list = (await (await admin('GET', '/v1/upstreams?tenant=ha')).json()) as { upstreams: { name: string; role: string }[] };
   t.same(list.upstreams.map((u) => u.role), ['primary', 'standby'], 'GET /v1/upstreams shows both healthy again');
+});
+
+t.test('the list edited down to one upstream: routed clients end with a clear error (idle ones at once), new ones use the one server', async (t) => {
+  const c = new pg.Client({ ...env.conn, database: 'postgres-ro' });
+  const seen: Array<{ code?: string; message: string }> = [];
+  c.on('error', (e) => seen.push(e));
+  await c.connect();
+  t.equal((await c.query('SELECT pg_is_in_recovery() AS r')).rows[0].r, true, 'a routed read-only client on the replica');
+  const patched = await admin('PATCH', '/v1/tenants/ha', { upstream: { host: '127.0.0.1', port: env.set.primary.port } });
+  t.equal(patched.status, 200, 'the tenant now has a single upstream');
+  // Idle, so ended at once: node-postgres reports the FATAL as an error event.
+  const err = await waitFor(() => seen[0], 'the routed client ended', 5000);
+  t.equal(err?.code, '57P01', `the routed client is ended (${err?.message})`);
+  t.match(err?.message ?? '', /no longer routes among upstreams/);
+  const direct = await psql(env.url(), 'SELECT pg_is_in_recovery()');
+  t.equal(direct.stdout, 'f', 'a new client is served by the single upstream');
 });

@@ -16,8 +16,14 @@ const NODE_LEVEL = new Set([
   'pgporter_auth_bans_active',
 ]);
 
+/**
+ * Each worker probes the routed upstreams on its own and reports what it saw: the first worker that reports an upstream
+ * speaks for the node (a sum would say role 2), as GET /v1/upstreams takes one worker's view per upstream.
+ */
+const ONE_VIEW = new Set(['pgporter_upstream_role', 'pgporter_upstream_up', 'pgporter_upstream_asleep', 'pgporter_upstream_replication_lag_seconds']);
+
 /** A state flag (1 when in that state) or a yes/no: any worker saying it is the node saying it. */
-const ANY = new Set(['pgporter_machine_state', 'pgporter_fleet_idle']);
+const ANY = new Set(['pgporter_machine_state', 'pgporter_fleet_idle', 'pgporter_upstream_ban_seconds']);
 
 type MetricJson = { name: string; aggregator?: string };
 
@@ -25,7 +31,7 @@ type MetricJson = { name: string; aggregator?: string };
 export function mergeMetrics(lists: unknown[][]): Registry {
   const fixed = lists.map((list) =>
     (list as MetricJson[]).map((m) => {
-      if (NODE_LEVEL.has(m.name)) return { ...m, aggregator: 'first' };
+      if (NODE_LEVEL.has(m.name) || ONE_VIEW.has(m.name)) return { ...m, aggregator: 'first' };
       if (ANY.has(m.name)) return { ...m, aggregator: 'max' };
       return m;
     }),

@@ -5,6 +5,7 @@ import type { BanEntry, BanPolicy, FailureOutcome } from '../netrules/index.js';
 import type { PoolSnapshot } from '../pool/index.js';
 import type { ReloadOutcome } from '../reload.js';
 import type { StoreStatus, TenantRecord } from '../store/index.js';
+import type { UpstreamStatus } from '../upstream/index.js';
 
 /** What a worker needs to start, sent once it asks: config, identity in the node and fleet, and the store's content. */
 export interface WorkerInit {
@@ -72,6 +73,7 @@ export interface WorkerSide {
   requests: {
     metrics: [Record<string, never>, unknown[]];
     pools: [Record<string, never>, PoolSnapshot[]];
+    upstreams: [Record<string, never>, UpstreamStatus[]];
     pause: [{ tenant: string | undefined }, null];
     resume: [{ tenant: string | undefined }, null];
     /** Drains the worker's sessions; the worker exits 0 after answering. */

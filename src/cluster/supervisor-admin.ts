@@ -1,5 +1,5 @@
 // The admin API of a node with several workers, served by the supervisor: store writes here, pool reads and PAUSE/RESUME fanned out to every worker and merged.
-import { registerBanRoutes, registerLifecycleRoutes, registerReloadRoute, startAdminServer, type AdminServer } from '../admin/index.js';
+import { registerBanRoutes, registerLifecycleRoutes, registerReloadRoute, registerUpstreamRoutes, startAdminServer, type AdminServer } from '../admin/index.js';
 import type { Config } from '../config/index.js';
 import type { Fleet } from '../fleet/index.js';
 import type { BanList } from '../netrules/index.js';
@@ -7,6 +7,7 @@ import type { Logger } from '../observability/index.js';
 import type { PoolSnapshot } from '../pool/index.js';
 import type { ReloadOutcome } from '../reload.js';
 import type { Store } from '../store/index.js';
+import type { UpstreamStatus } from '../upstream/index.js';
 
 export interface SupervisorAdminOptions {
   config: Config;
@@ -22,6 +23,8 @@ export interface SupervisorAdminOptions {
   resume(tenant: string): Promise<void>;
   /** Every worker's pools (one entry per worker and pool). */
   pools(): Promise<PoolSnapshot[]>;
+  /** Every worker's view of the routed upstreams (each worker probes on its own). */
+  upstreams(): Promise<UpstreamStatus[]>;
 }
 
 export type SupervisorAdmin = AdminServer;
@@ -45,6 +48,17 @@ export function mergePools(list: PoolSnapshot[]): PoolSnapshot[] {
   return [...out.values()];
 }
 
+/** One entry per (tenant, upstream): the view of the worker that heard from it last (its latest probe). */
+export function mergeUpstreams(list: UpstreamStatus[]): UpstreamStatus[] {
+  const out = new Map<string, UpstreamStatus>();
+  for (const u of list) {
+    const key = `${u.tenant}\0${u.name}`;
+    const m = out.get(key);
+    if (!m || (u.lastProbeAt ?? 0) > (m.lastProbeAt ?? 0)) out.set(key, u);
+  }
+  return [...out.values()];
+}
+
 export async function startSupervisorAdmin(o: SupervisorAdminOptions): Promise<SupervisorAdmin> {
   const admin = await startAdminServer({
     host: o.config.admin.host,
@@ -56,6 +70,7 @@ export async function startSupervisorAdmin(o: SupervisorAdminOptions): Promise<S
     maxBodyBytes: o.config.admin.maxBodyBytes,
   });
   admin.route('GET', '/v1/pools', async () => ({ status: 200, body: { pools: mergePools(await o.pools()) } }));
+  registerUpstreamRoutes(admin.route, { statuses: async () => mergeUpstreams(await o.upstreams()), store: o.store });
   admin.route('GET', '/v1/nodes', async () => ({ status: 200, body: { self: o.fleet.nodeId, shared: o.fleet.shared, healthy: o.fleet.healthy(), nodes: await o.fleet.nodes() } }));
   const bans = {
     list: (tenant?: string) => o.bans.list(tenant),

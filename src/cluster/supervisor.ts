@@ -335,6 +335,7 @@ export async function startSupervisor(config: Config, count: number, opts: Super
       pause: pauseAll,
       resume: resumeAll,
       pools: async () => (await each((s) => s.ipc.request('pools', {}).catch(() => []))).flat(),
+      upstreams: async () => (await each((s) => s.ipc.request('upstreams', {}).catch(() => []))).flat(),
     });
   }
   logger.info(

@@ -58,6 +58,7 @@ export async function runWorker(index: number): Promise<void> {
   const tenantIds = (tenant: string | undefined) => (tenant !== undefined ? [tenant] : store.listTenants().map((t) => t.id));
   ipc.handle('metrics', async () => (await running.metrics.registry.getMetricsAsJSON()) as unknown[]);
   ipc.handle('pools', () => running.pools.poolsSnapshot());
+  ipc.handle('upstreams', () => running.pools.upstreamsSnapshot());
   ipc.handle('pause', async ({ tenant }) => {
     await Promise.all(tenantIds(tenant).map((id) => running.pools.pause(id)));
     return null;

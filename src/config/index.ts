@@ -9,3 +9,4 @@ export { fleetSchema, type FleetConfig } from './schema-fleet.js';
 export { RELOAD_MARKS, reloadMarkOf, reloadMarksMarkdown, type ReloadKind, type ReloadMark } from './reload-marks.js';
 export { planReload, type ReloadPlan, type ChangedOption } from './reload-plan.js';
 export { consoleUserSchema, type ConsoleUserConfig } from './schema-console.js';
+export { flyTenantSchema, flyGlobalSchema, type FlyTenantConfig, type FlyGlobalConfig } from './schema-wake.js';

@@ -1,6 +1,7 @@
 // Config for high availability: a tenant's list of upstreams (primary and replicas, roles learned at run time), how clients are routed among them, and the health checks and failover timings.
 import { z } from 'zod';
 import { duration } from './duration.js';
+import { flyTenantSchema } from './schema-wake.js';
 
 /** libpq's target_session_attrs values: which kind of server a client wants. */
 export const TARGETS = ['read-write', 'primary', 'read-only', 'standby', 'prefer-standby', 'any'] as const;
@@ -15,6 +16,11 @@ export function upstreamEntrySchema<T extends z.ZodRawShape>(base: z.ZodObject<T
     region: z.string().regex(/^[a-z0-9]{2,8}$/, 'a region code such as "ams"').optional(),
     /** What the operator believes this server is. A hint only: the role probed at run time wins; breaks ties (split brain). */
     role: z.enum(['primary', 'replica']).optional(),
+    /**
+     * The machine running this server, for waking and suspending it as a tenant's `fly` does: a suspended replica is
+     * not woken to be probed, and is used for reads only when no awake replica is left. Absent: always awake.
+     */
+    fly: flyTenantSchema.optional(),
   });
 }
 

@@ -53,7 +53,7 @@ export const tenantSchema = z.strictObject({
   dropDisallowedSessions: z.boolean().default(false),
   /** How pgporter authenticates this tenant's clients itself; defaults to scram-sha-256 with no users. */
   auth: authSchema.prefault({}),
-  /** The machine holding this tenant's database, for wake-on-connect and suspend-when-idle. Absent: always awake. */
+  /** The machine holding this tenant's database, for wake-on-connect and suspend-when-idle. Absent: always awake. With `upstreams`, each entry has its own. */
   fly: flyTenantSchema.optional(),
   /** Connection pooling for this tenant: mode, size, timeouts. */
   pool: tenantPoolSchema.prefault({}),
@@ -62,6 +62,9 @@ export const tenantSchema = z.strictObject({
 }).superRefine((t, ctx) => {
   if ((t.upstream === undefined) === (t.upstreams === undefined)) {
     ctx.addIssue({ code: 'custom', path: ['upstream'], message: t.upstream ? 'give upstream or upstreams, not both' : 'required (or upstreams)' });
+  }
+  if (t.upstreams !== undefined && t.fly !== undefined) {
+    ctx.addIssue({ code: 'custom', path: ['fly'], message: 'with an upstreams list, give each upstream its own fly block (each server runs on its own machine)' });
   }
   const pref = t.routing?.preferredPrimary;
   if (pref !== undefined && !(t.upstreams ?? []).some((u) => (u.name ?? `${u.host}:${u.port}`) === pref)) {

@@ -142,7 +142,7 @@ export function showServers(deps: ConsoleDeps): ResultSet {
   };
 }
 
-/** Routed tenants' servers as this node sees them: role, health, ban, replication lag. */
+/** Routed tenants' servers as this node sees them: role, whether its machine sleeps, health, ban, replication lag. */
 export function showUpstreams(deps: ConsoleDeps): ResultSet {
   const now = Date.now();
   const rows = (deps.pools.upstreamsSnapshot?.() ?? [])
@@ -155,6 +155,7 @@ export function showUpstreams(deps: ConsoleDeps): ResultSet {
       u.region ?? null,
       u.hint ?? null,
       u.role,
+      u.asleep,
       u.inRecovery ?? null,
       u.readOnly ?? null,
       u.lagSeconds === undefined ? null : u.lagSeconds.toFixed(3),
@@ -172,6 +173,7 @@ export function showUpstreams(deps: ConsoleDeps): ResultSet {
       text('region'),
       text('hint'),
       text('role'),
+      bool('asleep'),
       bool('in_recovery'),
       bool('read_only'),
       text('lag_seconds'),

@@ -9,10 +9,12 @@ import {
   TenantHealth,
   UpstreamError,
   findWriter,
+  machineOf,
   reportFromParams,
   route,
   tenantUpstreams,
   type Candidate,
+  type MachineSubject,
   type ProbeLogin,
   type Route,
   type ServerConnection,
@@ -41,8 +43,12 @@ export interface HaRouterDeps {
   /** Every pool of a tenant (failover acts on them). */
   poolsOf(tenantId: string): Pool[];
   totals(tenantId: string): TenantTotals;
-  /** A suspended upstream machine is not woken to be probed. */
-  asleep?(tenantId: string, upstream: string): boolean;
+  /** A suspended upstream machine is not woken to be probed, and serves reads only when no awake replica is left. */
+  asleep?(machine: MachineSubject): boolean;
+  /** Wakes an upstream's machine whose role must be learned (clients wait for a writer and it was never probed). */
+  wake?(machine: MachineSubject): Promise<void>;
+  /** A client moved onto (+1) or off (-1) an upstream with a machine: the machine stays awake while it has clients. */
+  clients?(machine: MachineSubject, delta: 1 | -1): void;
 }
 
 /** Every routed tenant of one backend. */
@@ -103,6 +109,12 @@ export class HaRouter {
     return pick ? tenantUpstreams(r.tenant).find((u) => u.name === pick.name)?.target : undefined;
   }
 
+  /** An upstream's machine is about to be suspended (`tenant/upstream`): its probe stops until it wakes. */
+  machineSleeps(machineId: string): void {
+    const slash = machineId.indexOf('/');
+    if (slash > 0) this.tenants.get(machineId.slice(0, slash))?.health.sleep(machineId.slice(slash + 1));
+  }
+
   statuses(): UpstreamStatus[] {
     return [...this.tenants.values()].flatMap((r) => r.health.statuses());
   }
@@ -124,6 +136,8 @@ class TenantRouter {
   readonly health: TenantHealth;
   readonly totals: TenantTotals;
   private specs = new Map<string, UpstreamSpec>();
+  /** The upstreams with a machine of their own (a `fly` block), by name. */
+  private machines = new Map<string, MachineSubject>();
   /** Clients waiting for a writer (or for any server their target accepts). */
   private readonly held = new Set<RoutedHost>();
   private writer: string | undefined;
@@ -137,12 +151,13 @@ class TenantRouter {
     this.log = deps.logger.child({ tenant: tenant.id, component: 'router' });
     this.totals = deps.totals(tenant.id);
     for (const s of tenantUpstreams(tenant)) this.specs.set(s.name, s);
+    this.machines = this.machinesOf(tenant);
     this.health = new TenantHealth({
       tenantId: tenant.id,
       specs: [...this.specs.values()],
       settings: () => deps.config().health,
       login: () => this.probeLogin(),
-      ...(deps.asleep ? { asleep: (name: string) => deps.asleep!(tenant.id, name) } : {}),
+      asleep: (name: string) => this.asleep(name),
       logger: deps.logger,
       changed: () => queueMicrotask(() => this.changed()),
     });
@@ -155,9 +170,42 @@ class TenantRouter {
   setTenant(tenant: TenantRecord): void {
     this.tenant = tenant;
     this.specs = new Map(tenantUpstreams(tenant).map((s) => [s.name, s]));
+    const before = this.machines;
+    this.machines = this.machinesOf(tenant);
+    // Clients counted on a machine that changed or went move their count with them.
+    for (const h of this.hosts.values()) {
+      const name = h.pool?.upstream.name;
+      if (name === undefined || before.get(name) === this.machines.get(name)) continue;
+      const was = before.get(name);
+      const now = this.machines.get(name);
+      if (was) this.deps.clients?.(was, -1);
+      if (now) this.deps.clients?.(now, 1);
+    }
     this.health.setSpecs([...this.specs.values()]);
   }
 
+  private machinesOf(tenant: TenantRecord): Map<string, MachineSubject> {
+    const m = new Map<string, MachineSubject>();
+    const old = this.machines;
+    for (const s of this.specs.values()) {
+      if (s.fly === undefined) continue;
+      // The same object while its fly block is unchanged: the wake manager keys its driver on it.
+      const prev = old.get(s.name);
+      m.set(s.name, prev && prev.fly === s.fly ? prev : machineOf(tenant, s));
+    }
+    return m;
+  }
+
+  /** Whether an upstream's machine is asleep (never for servers without a machine of their own). */
+  asleep(name: string): boolean {
+    const m = this.machines.get(name);
+    return m !== undefined && this.deps.asleep !== undefined && this.deps.asleep(m);
+  }
+
+  /**
+   * The tenant no longer routes (its list became one `upstream`, or it was deleted). Its routed clients end at their
+   * next transaction boundary with a clear error: they would otherwise go on using the old list's pools.
+   */
   stop(): void {
     this.health.stop();
     const err = new ClientError('NO_WRITER', `tenant "${this.tenant.id}" no longer routes among upstreams`);
@@ -165,6 +213,8 @@ class TenantRouter {
       this.unhold(h);
       h.client.fail(err);
     }
+    const changed = new ClientError('PRIMARY_CHANGED', `terminating connection: tenant "${this.tenant.id}" no longer routes among upstreams; reconnect`);
+    for (const h of [...this.hosts.values()]) h.client.drain(changed);
   }
 
   /** A client's credentials serve the probe when the tenant names no probeUser (the latest client of the user the probe last used). */
@@ -209,7 +259,7 @@ class TenantRouter {
       region: s.region,
       hint: s.hint,
       busy: busy?.get(s.name) ?? 0,
-      asleep: this.deps.asleep?.(this.tenant.id, s.name) ?? false,
+      asleep: this.asleep(s.name),
     }));
   }
 
@@ -256,10 +306,12 @@ class TenantRouter {
     const spec = this.specs.get(r.name)!;
     const pool = this.deps.pool(this.tenant, spec, h.database, h.user);
     if (h.pool !== pool) {
+      this.countOn(h.pool, -1);
       h.pool?.clients.delete(h.client);
       pool.clients.add(h.client);
       pool.secret = h.session.secret;
       h.pool = pool;
+      this.countOn(pool, 1);
     }
     // A read-only client served by the writer runs with default_transaction_read_only on, so it stays read-only as it
     // asked. Otherwise the client's own startup value, else off (synced as RESET, the server's own default): never
@@ -268,10 +320,30 @@ class TenantRouter {
     h.readOnly = r.readOnlySession;
   }
 
+  /** A client on an upstream with a machine keeps it awake (counted as a tenant's clients keep its machine awake). */
+  private countOn(pool: Pool | undefined, delta: 1 | -1): void {
+    if (pool === undefined || this.machines.size === 0) return;
+    const m = this.machines.get(pool.upstream.name);
+    if (m) this.deps.clients?.(m, delta);
+  }
+
   private hold(h: RoutedHost): void {
     if (h.waitUntil === 0) h.waitUntil = Date.now() + this.deps.config().failover.primaryWait;
     this.held.add(h);
     this.health.urgent(h.waitUntil);
+    this.wakeUnknown();
+  }
+
+  /**
+   * Clients wait and a sleeping server's role was never learned (pgporter started while it slept, and it has no role
+   * hint): only waking it can tell whether it is the writer they wait for.
+   */
+  private wakeUnknown(): void {
+    if (!this.deps.wake) return;
+    for (const [name, m] of this.machines) {
+      if (this.health.role(name) !== 'unknown' || !this.asleep(name)) continue;
+      this.deps.wake(m).catch((err: unknown) => this.log.warn({ upstream: name, err: err instanceof Error ? err.message : String(err) }, 'could not wake an upstream to learn its role'));
+    }
   }
 
   /** A waiting client (in a pool queue or held here) goes where its target points now. */
@@ -295,6 +367,7 @@ class TenantRouter {
   forget(h: RoutedHost): void {
     this.hosts.delete(h.client);
     this.unhold(h);
+    this.countOn(h.pool, -1);
     h.pool?.clients.delete(h.client);
   }
   private hostOf(c: PoolClient): RoutedHost | undefined {

@@ -1,6 +1,6 @@
 // The pooling Backend: admits clients against connection limits, runs each session on its (tenant, database, user) pool, routes cancels.
 import { ClientError } from '../errors.js';
-import { isRouted, sameTarget, tenantUpstreams, type ServerConnection, type UpstreamSpec, type UpstreamStatus } from '../upstream/index.js';
+import { isRouted, sameTarget, tenantUpstreams, type MachineSubject, type ServerConnection, type UpstreamSpec, type UpstreamStatus } from '../upstream/index.js';
 import type { Config } from '../config/index.js';
 import type { Logger, Metrics } from '../observability/index.js';
 import type { TenantRecord } from '../store/index.js';
@@ -35,11 +35,11 @@ export interface PoolBackendOptions {
    * Called when a pool must open a server and has none (wake-on-connect). May take seconds; `notify` sends a
    * NoticeResponse to the waiting clients; a thrown ClientError (57P03) is what those clients get.
    */
-  beforeConnect?(tenant: TenantRecord, notify: (message: string) => void): Promise<void>;
+  beforeConnect?(machine: MachineSubject, notify: (message: string) => void): Promise<void>;
   /** Opens a logged-in server connection, e.g. retrying what a just-woken server may answer. Default: `open()` once. */
-  connect?(tenant: TenantRecord, open: () => Promise<ServerConnection>): Promise<ServerConnection>;
+  connect?(machine: MachineSubject, open: () => Promise<ServerConnection>): Promise<ServerConnection>;
   /** Servers opened under an older epoch are closed instead of reused (the machine behind them restarted). */
-  serverEpoch?(tenantId: string): number;
+  serverEpoch?(machineId: string): number;
   /** This node's slot in the fleet, carried by the cancel keys it hands out. Default 0 (a node alone). */
   cancelSlot?: number;
   /** This worker process's number inside the node (0..7), also carried by the cancel keys. Default 0. */
@@ -57,7 +57,11 @@ export interface PoolBackendOptions {
   /** This node's region (FLY_REGION): same-region replicas are preferred for reads. */
   localRegion?: string;
   /** Whether an upstream's machine is suspended (it is then not probed, and used for reads only when no other replica is left). */
-  upstreamAsleep?(tenantId: string, upstream: string): boolean;
+  upstreamAsleep?(machine: MachineSubject): boolean;
+  /** Wakes an upstream's machine that no client's server opening would wake (a writer must be found). */
+  wakeUpstream?(machine: MachineSubject): Promise<void>;
+  /** A routed client moved onto (+1) or off (-1) an upstream with a machine: it stays awake while it has clients. */
+  upstreamClients?(machine: MachineSubject, delta: 1 | -1): void;
 }
 
 export class PoolBackend implements Backend {
@@ -127,6 +131,8 @@ export class PoolBackend implements Backend {
       poolsOf: (id) => [...this.pools.values()].filter((p) => p.tenant.id === id),
       totals: (id) => this.totalsOf(id),
       ...(opts.upstreamAsleep ? { asleep: opts.upstreamAsleep } : {}),
+      ...(opts.wakeUpstream ? { wake: opts.wakeUpstream } : {}),
+      ...(opts.upstreamClients ? { clients: opts.upstreamClients } : {}),
     });
     // One coarse timer for every pool's timeouts, instead of a timer per connection.
     this.timer = setInterval(() => this.sweep(), opts.sweepIntervalMs ?? 500);
@@ -253,6 +259,12 @@ export class PoolBackend implements Backend {
   /** Closes a tenant's idle servers now and its busy ones as soon as their clients let go (before suspending its machine). */
   async closeTenantServers(tenantId: string): Promise<void> {
     for (const p of this.pools.values()) if (p.tenant.id === tenantId) p.closeServers();
+  }
+
+  /** Before a machine is suspended: the servers of the pools it serves close (busy ones as their clients let go), and so does its probe. */
+  async closeMachineServers(machineId: string): Promise<void> {
+    for (const p of this.pools.values()) if (p.machine.id === machineId) p.closeServers();
+    this.router.machineSleeps(machineId);
   }
 
   /** Every pool's figures, for `GET /v1/pools`. */

@@ -4,7 +4,7 @@ import type { TenantPoolConfig } from '../config/index.js';
 import type { TenantRecord } from '../store/index.js';
 import type { UpstreamSecret } from '../auth/index.js';
 import { UpstreamAuth } from '../auth/index.js';
-import { connectUpstream, upstreamClientError, type ServerConnection, type UpstreamSpec } from '../upstream/index.js';
+import { connectUpstream, machineOf, upstreamClientError, type MachineSubject, type ServerConnection, type UpstreamSpec } from '../upstream/index.js';
 import type { Logger } from '../observability/index.js';
 import { Deque } from './deque.js';
 import { PooledServer } from './server.js';
@@ -30,9 +30,11 @@ export interface PoolContext {
   readonly metrics: PoolMetrics;
   /** A client of this pool is gone (after the pool let it go). */
   clientEnded?(client: PoolClient): void;
-  beforeConnect?(tenant: TenantRecord, notify: (message: string) => void): Promise<void>;
-  serverEpoch?(tenantId: string): number;
-  connect?(tenant: TenantRecord, open: () => Promise<ServerConnection>): Promise<ServerConnection>;
+  /** Wakes the machine behind the pool (the tenant's, or in an `upstreams` list the server's own). */
+  beforeConnect?(machine: MachineSubject, notify: (message: string) => void): Promise<void>;
+  /** Bumped when that machine suspends or resumes. */
+  serverEpoch?(machineId: string): number;
+  connect?(machine: MachineSubject, open: () => Promise<ServerConnection>): Promise<ServerConnection>;
   /** Permits to open servers: the pool's size is a total across the node's worker processes. */
   readonly permits: ServerPermits;
   /** Defaults and accepted settings learned by the same pool on the node's other workers. */
@@ -258,7 +260,7 @@ export class Pool implements ServerHost, ClientHost {
     if (!server.alive) return 'connection gone';
     if (server.retire) return 'retired';
     if (this.clock.now > server.expiresAt) return 'lifetime reached';
-    if (this.ctx.serverEpoch && this.ctx.serverEpoch(this.tenant.id) !== server.epoch) return 'opened under an older server epoch';
+    if (this.ctx.serverEpoch && this.ctx.serverEpoch(this.machine.id) !== server.epoch) return 'opened under an older server epoch';
     if (this.servers.size > this.cfg.size) return 'pool shrank';
     return undefined;
   }
@@ -400,7 +402,8 @@ export class Pool implements ServerHost, ClientHost {
     try {
       if (this.servers.size === 0 && this.ctx.beforeConnect) await this.wake();
       if (!this.secret) throw new ClientError('SERVER_UNAVAILABLE', 'no credentials to log in to the database server');
-      const epoch = this.ctx.serverEpoch?.(tenant.id) ?? 0;
+      const machine = this.machine;
+      const epoch = this.ctx.serverEpoch?.(machine.id) ?? 0;
       const secret = this.secret;
       const open = () =>
         connectUpstream(
@@ -409,7 +412,7 @@ export class Pool implements ServerHost, ClientHost {
           new UpstreamAuth(this.user, secret),
           this.ctx.connectTimeoutMs,
         );
-      const conn = await (this.ctx.connect ? this.ctx.connect(tenant, open) : open());
+      const conn = await (this.ctx.connect ? this.ctx.connect(machine, open) : open());
       this.ctx.serverOpened?.(this, conn);
       server = new PooledServer(conn, this, epoch, this.cfg.serverLifetime, this.cfg.preparedStatementCacheSize, this.clock.now);
     } catch (err) {
@@ -454,7 +457,7 @@ export class Pool implements ServerHost, ClientHost {
   private wake(): Promise<void> {
     this.waking ??= (async () => {
       try {
-        await this.ctx.beforeConnect!(this.tenant, (message) => {
+        await this.ctx.beforeConnect!(this.machine, (message) => {
           for (let i = 0; i < this.waiters.length; i++) {
             const c = this.waiters.at(i)!;
             if (c.state === 'waiting') c.notice(message);
@@ -465,6 +468,14 @@ export class Pool implements ServerHost, ClientHost {
       }
     })();
     return this.waking;
+  }
+
+  private machineMemo: { tenant: TenantRecord; upstream: UpstreamSpec; machine: MachineSubject } | undefined;
+  /** The machine to wake for this pool's servers; kept until the tenant or its upstream entry is replaced. */
+  get machine(): MachineSubject {
+    const m = this.machineMemo;
+    if (m && m.tenant === this.tenant && m.upstream === this.upstream) return m.machine;
+    return (this.machineMemo = { tenant: this.tenant, upstream: this.upstream, machine: machineOf(this.tenant, this.upstream) }).machine;
   }
 
   // --- routing (tenants with an `upstreams` list) ---

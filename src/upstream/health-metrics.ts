@@ -1,4 +1,4 @@
-// Gauges of every routed upstream (role, up, ban, replication lag), read from the health monitors at scrape time.
+// Gauges of every routed upstream (role, up, asleep, ban, replication lag), read from the health monitors at scrape time.
 import { Gauge, type Registry } from 'prom-client';
 import type { UpstreamStatus } from './health.js';
 
@@ -24,6 +24,16 @@ export function registerUpstreamMetrics(registry: Registry, statuses: () => Upst
     collect() {
       this.reset();
       for (const u of statuses()) this.set({ tenant: u.tenant, upstream: u.name }, u.role === 'down' ? 0 : 1);
+    },
+  });
+  new Gauge({
+    name: 'pgporter_upstream_asleep',
+    help: 'Whether a routed upstream\'s machine is suspended or not known started (it is then not probed, and woken only for a read that needs it), by tenant and upstream',
+    labelNames: ['tenant', 'upstream'],
+    registers,
+    collect() {
+      this.reset();
+      for (const u of statuses()) this.set({ tenant: u.tenant, upstream: u.name }, u.asleep ? 1 : 0);
     },
   });
   new Gauge({

@@ -105,6 +105,14 @@ export class TenantHealth {
     for (const e of this.entries.values()) e.conn.close();
   }
 
+  /** Its machine is being suspended: the probe connection closes now (it would be dead after the resume), and no probe runs while it sleeps. */
+  sleep(name: string): void {
+    const e = this.entries.get(name);
+    if (!e) return;
+    e.conn.close();
+    e.lagSeconds = undefined;
+  }
+
   role(name: string): Role {
     const e = this.entries.get(name);
     return e ? this.roleOf(e) : 'unknown';
@@ -198,7 +206,11 @@ export class TenantHealth {
 
   private roleOf(e: Entry): Role {
     if (e.down) return 'down';
-    return roleOf(e);
+    const r = roleOf(e);
+    // Asleep and never heard from (pgporter started while its machine slept): the operator's hint stands in until it
+    // is woken, and its first login tells the truth.
+    if (r === 'unknown' && e.spec.hint !== undefined && this.o.asleep?.(e.spec.name)) return e.spec.hint === 'replica' ? 'standby' : 'primary';
+    return r;
   }
 
   private tick(): void {

@@ -3,7 +3,7 @@ export { connectUpstream, type ServerConnection, type UpstreamAuthenticator, typ
 export { cancelUpstream } from './cancel.js';
 export { upstreamTarget, type UpstreamTarget } from './target.js';
 export { UpstreamError, upstreamClientError, type UpstreamErrorCode } from './errors.js';
-export { tenantUpstreams, isRouted, firstUpstream, sameTarget, type UpstreamSpec } from './list.js';
+export { tenantUpstreams, isRouted, firstUpstream, sameTarget, machineOf, machineById, type UpstreamSpec, type MachineSubject } from './list.js';
 export { roleOf, reportFromParams, nextBan, banned, type Role, type RoleReport, type Ban } from './roles.js';
 export { route, findWriter, clientTarget, isTarget, type Candidate, type Route, type RouteOptions } from './routing.js';
 export { TenantHealth, type UpstreamStatus, type TenantHealthOptions } from './health.js';

@@ -1,10 +1,10 @@
 // Picks the driver for a tenant from its `fly` config: the Machines API for `driver: fly`, signals for `driver: local`.
 import type { Config } from '../config/index.js';
 import type { Logger } from '../observability/index.js';
-import type { TenantRecord } from '../store/index.js';
 import { FlyDriver, type MachineDriver } from './driver.js';
 import { LocalDriver } from './local-driver.js';
 import { MachinesApi } from './machines-api.js';
+import type { WakeSubject } from './waker.js';
 
 /** One API client for all tenants (it holds the token and the keep-alive pool); drivers are cheap views onto it. */
 export function apiFromConfig(config: Config, logger?: Logger): MachinesApi {
@@ -20,8 +20,8 @@ export function apiFromConfig(config: Config, logger?: Logger): MachinesApi {
   });
 }
 
-/** The default `driverFor`: undefined for tenants without a `fly` block (nothing to wake). */
-export function defaultDriverFor(config: Config, logger?: Logger): (tenant: TenantRecord) => MachineDriver | undefined {
+/** The default `driverFor`: undefined for subjects without a `fly` block (nothing to wake). */
+export function defaultDriverFor(config: Config, logger?: Logger): (subject: WakeSubject) => MachineDriver | undefined {
   let api: MachinesApi | undefined;
   return (tenant) => {
     const fly = tenant.fly;

@@ -1,5 +1,5 @@
 // The wake step as the serving layer sees it: make sure the tenant's machine is up, then open a server connection with retries while Postgres finishes waking.
-import type { TenantRecord } from '../store/index.js';
+import type { WakeSubject } from './waker.js';
 import { connectWithRetry, isTransientConnectError } from './connect-retry.js';
 import type { WakeManager } from './waker.js';
 
@@ -9,8 +9,8 @@ function retryable(err: unknown): boolean {
 }
 
 export interface ServerReach {
-  beforeConnect(tenant: TenantRecord, notify: (message: string) => void): Promise<void>;
-  connect<T>(tenant: TenantRecord, open: () => Promise<T>): Promise<T>;
+  beforeConnect(tenant: WakeSubject, notify: (message: string) => void): Promise<void>;
+  connect<T>(tenant: WakeSubject, open: () => Promise<T>): Promise<T>;
 }
 
 /** Hooks for the serving layer: wake before connecting, retry until Postgres accepts, report readiness and failures to the wake manager. */
@@ -22,7 +22,7 @@ export function serverReach(wake: WakeManager, connectTimeoutMs: number): Server
       let woke = false;
       await wake.ensureAwake(tenant, () => {
         woke = true;
-        notify(`waking up the database for tenant "${tenant.id}"; this connection will continue when it is ready`);
+        notify(`waking up the database for ${describeSubject(tenant.id)}; this connection will continue when it is ready`);
       });
       if (woke) wokeAt.set(tenant.id, Date.now());
     },
@@ -55,4 +55,10 @@ export function serverReach(wake: WakeManager, connectTimeoutMs: number): Server
       }
     },
   };
+}
+
+/** "tenant "acme"", or for one server of an `upstreams` list "tenant "acme" (upstream replica-fra)". */
+function describeSubject(id: string): string {
+  const slash = id.indexOf('/');
+  return slash < 0 ? `tenant "${id}"` : `tenant "${id.slice(0, slash)}" (upstream ${id.slice(slash + 1)})`;
 }

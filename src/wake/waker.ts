@@ -1,13 +1,21 @@
-// Wake on connect and suspend when idle: one wake in flight per tenant shared by every waiting client, and one coarse sweep that suspends idle machines.
-import type { Config } from '../config/index.js';
+// Wake on connect and suspend when idle: one wake in flight per machine shared by every waiting client, and one coarse sweep that suspends idle machines.
+import type { Config, FlyTenantConfig } from '../config/index.js';
 import { ClientError } from '../errors.js';
 import type { Logger, Metrics } from '../observability/index.js';
-import type { TenantRecord } from '../store/index.js';
 import { HOPELESS_STATES, type MachineDriver, type MachineState } from './driver.js';
 import { defaultDriverFor } from './driver-factory.js';
 import { FlyApiError } from './fly-error.js';
 import { wakeMetrics, type WakeMetrics } from './wake-metrics.js';
 import { LocalFleet, type Fleet, type FleetLock, type MachineEvent } from '../fleet/index.js';
+
+/**
+ * What has a machine to wake: a tenant with a `fly` block (its id), or one upstream of a tenant's `upstreams` list with
+ * its own (`tenant/upstream`, src/upstream/list.ts machineOf). A TenantRecord is one.
+ */
+export interface WakeSubject {
+  readonly id: string;
+  readonly fly?: FlyTenantConfig | undefined;
+}
 
 export interface WakeManager {
   /**
@@ -17,7 +25,13 @@ export interface WakeManager {
    * is woken. Rejects with ClientError WAKE_FAILED (57P03) on failure or after the wake timeout.
    * Call `clientConnected` before this, so the idle sweep never suspends under a client that is being admitted.
    */
-  ensureAwake(tenant: TenantRecord, onWaking?: () => void): Promise<void>;
+  ensureAwake(subject: WakeSubject, onWaking?: () => void): Promise<void>;
+  /**
+   * Whether the subject's machine is not known to be started (suspended, stopped, or not asked yet). Never wakes it:
+   * the first call for a machine reads its state in the background, and it counts as asleep until that answers.
+   * False for subjects without a `fly` block.
+   */
+  asleep(subject: WakeSubject): boolean;
   /** Bumped whenever the machine is suspended or resumed; server connections opened under an older epoch are suspect. */
   epoch(tenantId: string): number;
   /** Forget that the machine is started (an upstream connect failed), so the next ensureAwake asks for its state. */
@@ -35,9 +49,10 @@ export interface WakeManagerOptions {
   config: Config;
   logger: Logger;
   metrics: Metrics;
-  getTenant: (id: string) => TenantRecord | undefined;
-  /** Default: from the tenant's `fly` block (Fly API or local signals); undefined means "nothing to wake". */
-  driverFor?: (tenant: TenantRecord) => MachineDriver | undefined;
+  /** The subject behind an id as configured now (a tenant, or `tenant/upstream`); undefined once it is gone. */
+  getTenant(id: string): WakeSubject | undefined;
+  /** Default: from the subject's `fly` block (Fly API or local signals); undefined means "nothing to wake". */
+  driverFor?(subject: WakeSubject): MachineDriver | undefined;
   /** Period of the idle sweep in ms. Default 1000. */
   sweepIntervalMs?: number;
   /** The other nodes: one start per machine across them, suspend only when all are idle. Default: a node alone. */
@@ -71,7 +86,13 @@ interface TenantState {
   wake: Wake | undefined;
   suspending: Promise<void> | undefined;
   lastState: string | undefined;
+  /** A state read under way for asleep() (never a wake), and when the last one began (epoch ms). */
+  peeking: boolean;
+  peekedAt: number;
 }
+
+/** asleep() reads the state of a machine not known started at most this often (Get Machine never wakes it). */
+const PEEK_EVERY_MS = 5000;
 
 /** Extra time the hard timer grants past the deadline, so a driver's own, more specific timeout error wins. */
 const DEADLINE_GRACE_MS = 250;
@@ -84,8 +105,8 @@ class Waker implements WakeManager {
   private readonly config: Config;
   private readonly log: Logger;
   private readonly m: WakeMetrics;
-  private readonly getTenant: WakeManagerOptions['getTenant'];
-  private readonly driverFor: (tenant: TenantRecord) => MachineDriver | undefined;
+  private readonly getTenant: (id: string) => WakeSubject | undefined;
+  private readonly driverFor: (subject: WakeSubject) => MachineDriver | undefined;
   private readonly tenants = new Map<string, TenantState>();
   private readonly sweepTimer: NodeJS.Timeout;
   private beforeSuspend: ((tenantId: string) => Promise<void>) | undefined;
@@ -100,8 +121,8 @@ class Waker implements WakeManager {
     this.config = opts.config;
     this.log = opts.logger.child({ area: 'wake' });
     this.m = wakeMetrics(opts.metrics.registry);
-    this.getTenant = opts.getTenant;
-    this.driverFor = opts.driverFor ?? defaultDriverFor(opts.config, this.log);
+    this.getTenant = (id) => opts.getTenant(id);
+    this.driverFor = opts.driverFor ? (subject) => opts.driverFor!(subject) : defaultDriverFor(opts.config, this.log);
     this.fleet = opts.fleet ?? new LocalFleet('local');
     this.fleet.onMachineEvent((e) => this.onMachineEvent(e));
     this.sweepTimer = setInterval(() => this.sweep(), sweepMs);
@@ -110,9 +131,9 @@ class Waker implements WakeManager {
 
   // ---- public API ----
 
-  async ensureAwake(tenant: TenantRecord, onWaking?: () => void): Promise<void> {
+  async ensureAwake(subject: WakeSubject, onWaking?: () => void): Promise<void> {
     if (this.closed) throw new ClientError('SHUTTING_DOWN', 'pgporter is shutting down');
-    const s = this.stateFor(tenant);
+    const s = this.stateFor(subject);
     if (!s.driver) return;
     if (s.knownStarted && !s.wake && !s.suspending) return;
     let told = false;
@@ -141,6 +162,37 @@ class Waker implements WakeManager {
       s.pending--;
       this.m.waitingClients.set({ tenant: s.id }, s.pending);
     }
+  }
+
+  asleep(subject: WakeSubject): boolean {
+    if (subject.fly === undefined) return false;
+    const s = this.stateFor(subject);
+    if (!s.driver || (s.knownStarted && !s.suspending)) return false;
+    if (s.wake) return false; // being woken: its clients are about to use it
+    const now = Date.now();
+    if (!s.peeking && !this.closed && now - s.peekedAt >= PEEK_EVERY_MS) {
+      s.peekedAt = now;
+      this.peek(s);
+    }
+    return true;
+  }
+
+  /** Reads the machine's state without changing it: started means usable now (then probed), anything else asleep. */
+  private peek(s: TenantState): void {
+    const driver = s.driver!;
+    s.peeking = true;
+    driver.getState(this.shutdown.signal).then(
+      (state) => {
+        s.peeking = false;
+        if (s.driver !== driver || s.wake || s.suspending) return;
+        this.setState(s, state);
+        if (state === 'started') s.knownStarted = true;
+      },
+      (err: unknown) => {
+        s.peeking = false;
+        this.log.warn({ tenant: s.id, machine: driver.describe(), err: err instanceof Error ? err.message : String(err) }, 'could not read the machine state');
+      },
+    );
   }
 
   epoch(tenantId: string): number {
@@ -207,22 +259,25 @@ class Waker implements WakeManager {
       wake: undefined,
       suspending: undefined,
       lastState: undefined,
+      peeking: false,
+      peekedAt: 0,
     };
     this.tenants.set(id, s);
     return s;
   }
 
-  /** The tenant's state, with its driver refreshed when its `fly` config changed (a new machine is not known started). */
-  private stateFor(tenant: TenantRecord): TenantState {
-    const s = this.tenants.get(tenant.id) ?? this.newState(tenant.id);
-    if (tenant.fly !== undefined && tenant.fly === s.flyRef) return s;
-    s.flyRef = tenant.fly;
-    const key = JSON.stringify(tenant.fly ?? null);
+  /** The subject's state, with its driver refreshed when its `fly` config changed (a new machine is not known started). */
+  private stateFor(subject: WakeSubject): TenantState {
+    const s = this.tenants.get(subject.id) ?? this.newState(subject.id);
+    if (subject.fly !== undefined && subject.fly === s.flyRef) return s;
+    s.flyRef = subject.fly;
+    const key = JSON.stringify(subject.fly ?? null);
     if (key !== s.driverKey) {
       s.driverKey = key;
-      s.machine = machineName(tenant.fly);
-      s.driver = this.driverFor(tenant);
+      s.machine = machineName(subject.fly);
+      s.driver = this.driverFor(subject);
       s.knownStarted = false;
+      s.peekedAt = 0;
     }
     return s;
   }
@@ -234,7 +289,7 @@ class Waker implements WakeManager {
     this.m.machineState.set({ tenant: s.id, state }, 1);
   }
 
-  private wakeTimeoutMs(tenant: TenantRecord | undefined): number {
+  private wakeTimeoutMs(tenant: WakeSubject | undefined): number {
     return tenant?.fly?.wakeTimeout ?? this.config.fly.wakeTimeout;
   }
 
@@ -384,7 +439,7 @@ class Waker implements WakeManager {
   }
 
   /** Never rejects: a failed suspend is logged and counted, and tried again after another idle period. */
-  private async runSuspend(s: TenantState, tenant: TenantRecord): Promise<void> {
+  private async runSuspend(s: TenantState, tenant: WakeSubject): Promise<void> {
     const driver = s.driver!;
     const timeoutMs = this.wakeTimeoutMs(tenant);
     const deadline = Date.now() + timeoutMs;
@@ -458,7 +513,7 @@ function withDeadline<T>(promise: Promise<T>, deadlineMs: number, onTimeout: () 
 }
 
 /** The fleet's name for a tenant's machine. */
-function machineName(fly: TenantRecord['fly']): string {
+function machineName(fly: WakeSubject['fly']): string {
   if (fly === undefined) return '';
   return fly.driver === 'local' ? `local:${fly.dataDir ?? ''}` : `${fly.app ?? ''}/${fly.machineId ?? ''}`;
 }
