@@ -14,40 +14,11 @@ import { TransactionTimer } from './latency.js';
 import type { ErrorFieldMap } from './error-fields.js';
 import type { ClientHost, ServerPeer } from './seams.js';
 import { READY_IDLE, clientHeader, clientMessage } from './client-messages.js';
-
-/**
- * starting: logged in, not yet told it is ready (the pool may need a server to learn its parameters or check the
- * client's settings). idle: no server. waiting: queued for a server. active: bound to one. closed: gone.
- */
-export type ClientState = 'starting' | 'idle' | 'waiting' | 'active' | 'closed';
-
-const NEXT: Record<ClientState, readonly ClientState[]> = {
-  starting: ['idle', 'waiting', 'active', 'closed'],
-  idle: ['waiting', 'active', 'closed'],
-  waiting: ['active', 'closed'],
-  active: ['idle', 'closed'],
-  closed: [],
-};
+import { CLIENT_NEXT, type ClientState } from './conn-states.js';
+import { listenTo, stopListening } from './client-socket.js';
 
 /** How long an ending session waits for a server message being forwarded to finish before it just closes. */
 const END_WAIT_MS = 5000;
-
-/** The client a socket's events go to: one set of listener functions for every client instead of five closures each. */
-const CLIENT = Symbol('pgporter.client');
-type ClientSocket = Socket & { [CLIENT]?: PoolClient | undefined };
-
-function onSocketData(this: ClientSocket, chunk: Buffer): void {
-  this[CLIENT]?.data(chunk);
-}
-function onSocketDrain(this: ClientSocket): void {
-  this[CLIENT]?.drained();
-}
-function onSocketError(this: ClientSocket, err: Error): void {
-  this[CLIENT]?.gone(`client socket error: ${err.message}`);
-}
-function onSocketClose(this: ClientSocket): void {
-  this[CLIENT]?.gone('client closed the connection');
-}
 
 const NO_KEY = { pid: 0, secret: 0 };
 
@@ -140,15 +111,10 @@ export class PoolClient implements FrameSink, ServerPeer, StatementOwner {
 
   /** The one place a client changes state. */
   private setState(next: ClientState): void {
-    if (!NEXT[this._state].includes(next)) throw new Error(`client: illegal transition ${this._state} -> ${next}`);
+    if (!CLIENT_NEXT[this._state].includes(next)) throw new Error(`client: illegal transition ${this._state} -> ${next}`);
     this._state = next;
   }
 
-  /**
-   * Before the client is told it is ready. A server is needed when the pool does not yet know a server's parameters
-   * (so the client sees the ParameterStatus set a direct connection would show) or when a startup setting has not
-   * been accepted by a server yet: PostgreSQL refuses a login with a bad setting, and so does pgporter.
-   */
   /**
    * Runs the session: the login's end (ParameterStatus set, `key` as BackendKeyData, ReadyForQuery), then the relay
    * until the client leaves. `settle` hears how it ended: resolve with the end, or reject with the ClientError the
@@ -166,6 +132,9 @@ export class PoolClient implements FrameSink, ServerPeer, StatementOwner {
       settle.failed(err as ClientError);
       return;
     }
+    // A server is needed first when the pool does not yet know a server's parameters (so the client sees the
+    // ParameterStatus set a direct connection would show) or when a startup setting has not been accepted by a server
+    // yet: PostgreSQL refuses a login with a bad setting, and so does pgporter.
     if (this.host.defaults === undefined || this.host.unconfirmedSettings(this.settings.startup)) {
       this.startup = true;
       // The wait may be long (a wake sends notices meanwhile): the client hears that it authenticated first.
@@ -204,14 +173,8 @@ export class PoolClient implements FrameSink, ServerPeer, StatementOwner {
     }
     hello.push(backendKeyData(key.pid, key.secret), READY_IDLE);
     this.out.push(Buffer.concat(hello));
-    const s = this.socket as ClientSocket;
-    s[CLIENT] = this;
-    s.on('data', onSocketData);
-    s.on('drain', onSocketDrain);
-    s.on('error', onSocketError);
-    s.on('close', onSocketClose);
-    // Not only 'close': a client that half-closed but reads nothing more might never let the socket close.
-    s.on('end', onSocketClose);
+    const s = this.socket;
+    listenTo(s, this);
     const pending = this.session.reader.detach();
     if (pending.length) this.feed(pending);
     else this.flush();
@@ -349,7 +312,7 @@ export class PoolClient implements FrameSink, ServerPeer, StatementOwner {
     return this._framer !== undefined && this._framer.midMessage;
   }
 
-  // --- socket side (through the shared listeners above) ---
+  // --- socket side (through the shared listeners of client-socket.ts) ---
 
   data(chunk: Buffer): void {
     this.lastActive = this.host.clock.now;
@@ -460,10 +423,8 @@ export class PoolClient implements FrameSink, ServerPeer, StatementOwner {
       this.host.checkin(sv, sv.clean && !clientMidMessage);
     }
     this.out.flush();
-    const s = this.socket as ClientSocket;
-    s.off('data', onSocketData);
-    // Late events of a closing socket go nowhere; the client object is not kept for them.
-    s[CLIENT] = undefined;
+    const s = this.socket;
+    stopListening(s);
     if (terminated && s.writableLength === 0) {
       // Everything is with the kernel and the client reads no more: close now (no shutdown, no fallback timer).
       s.destroy();

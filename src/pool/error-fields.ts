@@ -15,3 +15,16 @@ export function errorFields(buf: Buffer, start: number, end: number): ErrorField
   }
   return out;
 }
+
+/** Whether an ErrorResponse carries SQLSTATE 25006 (read_only_sql_transaction), found without decoding the other fields. */
+export function isReadOnlyError(buf: Buffer, start: number, end: number): boolean {
+  // Fields are a type byte and a C string each; 'C' is the code. "25006" is 5 ASCII bytes.
+  for (let i = start + 5; i < end && buf[i] !== 0; ) {
+    const type = buf[i]!;
+    const zero = buf.indexOf(0, i + 1);
+    if (zero < 0 || zero >= end) return false;
+    if (type === 0x43) return zero - i - 1 === 5 && buf.toString('latin1', i + 1, zero) === '25006';
+    i = zero + 1;
+  }
+  return false;
+}

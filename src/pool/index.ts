@@ -2,6 +2,5 @@
 export type { Backend, ClientSession, SessionDone, SessionEnd, CancelTarget } from './types.js';
 export { PoolBackend, type PoolBackendOptions, type AdmissionPeers } from './pool-backend.js';
 export { LocalPermits, type ServerPermits, type PermitReceiver, type PoolFacts } from './permits.js';
-export type { PoolSnapshot } from './pool.js';
 export { CancelKeys, sendCancel } from './cancel-keys.js';
-export type { ClientSnapshot, ServerSnapshot } from './snapshots.js';
+export type { ClientSnapshot, PoolSnapshot, ServerSnapshot } from './snapshots.js';

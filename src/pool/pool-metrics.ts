@@ -1,6 +1,6 @@
 // Pool metrics per tenant: gauges read from the pools at scrape time, histograms for waits and connects, counters fed from plain numbers.
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import type { PoolSnapshot } from './pool.js';
+import type { PoolSnapshot } from './snapshots.js';
 import { Latency, registerLatency } from './latency.js';
 
 /** Per-tenant running totals kept as plain numbers on the hot path and turned into counters and histograms at scrape time. */

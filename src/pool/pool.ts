@@ -4,64 +4,18 @@ import type { TenantPoolConfig } from '../config/index.js';
 import type { TenantRecord } from '../store/index.js';
 import type { UpstreamSecret } from '../auth/index.js';
 import { UpstreamAuth } from '../auth/index.js';
-import { connectUpstream, machineOf, upstreamClientError, type MachineSubject, type ServerConnection, type UpstreamSpec } from '../upstream/index.js';
+import { connectUpstream, machineOf, upstreamClientError, type MachineSubject, type UpstreamSpec } from '../upstream/index.js';
 import type { Logger } from '../observability/index.js';
-import { Deque } from './deque.js';
 import { PooledServer } from './server.js';
 import type { ClientHost, ServerHost } from './seams.js';
 import type { PoolClient } from './client.js';
-import type { PoolMetrics, TenantTotals } from './pool-metrics.js';
-import type { PoolFacts, ServerPermits } from './permits.js';
-import { clientSnapshot, serverSnapshot, type ClientSnapshot, type ServerSnapshot } from './snapshots.js';
-
-/** How long a server must have been idle before another worker may take it without this one owing a fair share. */
-const IDLE_HANDOVER_MS = 500;
-/** The backend's coarse clock lags real time by up to one sweep (PoolBackend's default period). */
-const SWEEP_SLACK_MS = 500;
-
-/** Most statement names and settings a pool remembers as valid before it starts over. */
-const MAX_REMEMBERED = 10_000;
-
-/** What every pool shares from the backend that owns it. */
-export interface PoolContext {
-  readonly clock: { now: number };
-  readonly connectTimeoutMs: number;
-  readonly logger: Logger;
-  readonly metrics: PoolMetrics;
-  /** A client of this pool is gone (after the pool let it go). */
-  clientEnded?(client: PoolClient): void;
-  /** Wakes the machine behind the pool (the tenant's, or in an `upstreams` list the server's own). */
-  beforeConnect?(machine: MachineSubject, notify: (message: string) => void): Promise<void>;
-  /** Bumped when that machine suspends or resumes. */
-  serverEpoch?(machineId: string): number;
-  connect?(machine: MachineSubject, open: () => Promise<ServerConnection>): Promise<ServerConnection>;
-  /** Permits to open servers: the pool's size is a total across the node's worker processes. */
-  readonly permits: ServerPermits;
-  /** Defaults and accepted settings learned by the same pool on the node's other workers. */
-  readonly facts?: PoolFacts;
-  /** Routed tenants (src/pool/ha-router.ts): a login's ParameterStatus says what the server is. */
-  serverOpened?(pool: Pool, conn: ServerConnection): void;
-  /** Routed tenants: a server could not be opened; true when its waiters were taken to be routed again. */
-  serverOpenFailed?(pool: Pool, err: unknown): boolean;
-  /** Routed tenants: a server reported a role parameter under a live session, or answered 25006 (read-only). */
-  roleHint?(pool: Pool): void;
-}
-
-/** Figures for the admin API and the gauges. */
-export interface PoolSnapshot {
-  tenant: string;
-  /** The server this pool connects to (the tenant's `host:port`, or the name in its `upstreams` list). */
-  upstream: string;
-  database: string;
-  user: string;
-  mode: 'transaction' | 'session';
-  size: number;
-  clientsActive: number;
-  clientsWaiting: number;
-  serversActive: number;
-  serversIdle: number;
-  serversOpening: number;
-}
+import type { TenantTotals } from './pool-metrics.js';
+import type { PoolContext } from './pool-context.js';
+import { PoolPermits } from './pool-permits.js';
+import { Waiters } from './pool-waiters.js';
+import { AcceptedSettings, MAX_REMEMBERED } from './accepted-settings.js';
+import { sweepClientTimeouts, sweepWaitTimeout } from './client-timeouts.js';
+import { clientSnapshots, poolSnapshot, serverSnapshots, type ClientSnapshot, type PoolSnapshot, type ServerSnapshot } from './snapshots.js';
 
 export class Pool implements ServerHost, ClientHost {
   defaults: Map<string, string> | undefined;
@@ -70,8 +24,7 @@ export class Pool implements ServerHost, ClientHost {
   secret: UpstreamSecret | undefined;
   private readonly idle: PooledServer[] = []; // a stack: the most recently used server is reused first, the others age out
   private readonly servers = new Set<PooledServer>();
-  private readonly waiters = new Deque<PoolClient>();
-  private waiting = 0;
+  private readonly waiters = new Waiters();
   private opening = 0;
   private waking: Promise<void> | undefined;
   private closed = false;
@@ -80,18 +33,12 @@ export class Pool implements ServerHost, ClientHost {
   private pauseWaiters: Array<() => void> = [];
   /** Server-side statement names some server prepared without error (bounded: cleared when full). */
   private readonly validStatements = new Set<string>();
-  /** Startup settings (`name\0value`) a server has accepted for this pool (bounded likewise). */
-  private readonly validSettings = new Set<string>();
+  /** Startup settings a server has accepted for this pool. */
+  private readonly accepted: AcceptedSettings;
   private readonly log: Logger;
   /** Key of this pool for the permits (tenant, database, user). */
   readonly key: string;
-  /** Permits held (open and opening servers, plus spare ones not used yet) and asked for but not granted yet. */
-  private held = 0;
-  private asked = 0;
-  /** Servers to hand back as they come back from their clients: another worker's clients wait for this pool. */
-  private owed = 0;
-  /** The size last told to the permits: a tenant edit must reach them even when nothing new is asked. */
-  private toldSize = 0;
+  private readonly permits: PoolPermits;
 
   constructor(
     private readonly ctx: PoolContext,
@@ -106,6 +53,8 @@ export class Pool implements ServerHost, ClientHost {
     this.log = ctx.logger.child({ tenant: tenant.id, upstream: upstream.name, database, user, component: 'pool' });
     // Per upstream: a replica's servers report other defaults (in_hot_standby) than the primary's.
     this.key = `${tenant.id}\0${upstream.name}\0${database}\0${user}`;
+    this.permits = new PoolPermits(ctx.permits, this.key);
+    this.accepted = new AcceptedSettings(ctx.facts, this.key);
     const known = ctx.facts?.defaults(this.key);
     if (known) this.defaults = new Map(known);
   }
@@ -125,19 +74,7 @@ export class Pool implements ServerHost, ClientHost {
   }
 
   snapshot(): PoolSnapshot {
-    return {
-      tenant: this.tenant.id,
-      upstream: this.upstream.name,
-      database: this.database,
-      user: this.user,
-      mode: this.mode,
-      size: this.cfg.size,
-      clientsActive: this.clients.size - this.waiting,
-      clientsWaiting: this.waiting,
-      serversActive: this.servers.size - this.idle.length,
-      serversIdle: this.idle.length,
-      serversOpening: this.opening,
-    };
+    return poolSnapshot(this, this.waiters.count, this.servers.size, this.idle.length, this.opening);
   }
 
   debug(msg: string, extra?: Record<string, unknown>): void {
@@ -147,14 +84,13 @@ export class Pool implements ServerHost, ClientHost {
   // --- clients ---
 
   acquire(client: PoolClient): PooledServer | undefined {
-    const s = this.waiting === 0 && !this.paused ? this.takeIdle() : undefined;
+    const s = this.waiters.count === 0 && !this.paused ? this.takeIdle() : undefined;
     if (s) {
       this.stats.waitLatency.observe(0);
       return s;
     }
     client.queued(Date.now());
     this.waiters.push(client);
-    this.waiting++;
     this.pump();
     return undefined;
   }
@@ -169,24 +105,11 @@ export class Pool implements ServerHost, ClientHost {
   }
 
   unconfirmedSettings(settings: ReadonlyMap<string, string>): boolean {
-    for (const [k, v] of settings) {
-      // Any text is a valid application_name: no need to ask a server.
-      if (k === 'application_name' || this.defaults?.get(k) === v) continue;
-      const kv = `${k}\0${v}`;
-      if (!this.validSettings.has(kv) && !this.ctx.facts?.settingKnown(this.key, kv)) return true;
-    }
-    return false;
+    return this.accepted.unconfirmed(settings, this.defaults);
   }
 
   settingsConfirmed(settings: ReadonlyMap<string, string>): void {
-    const learned: string[] = [];
-    for (const [k, v] of settings) {
-      if (this.validSettings.size >= MAX_REMEMBERED) this.validSettings.clear();
-      const kv = `${k}\0${v}`;
-      if (!this.validSettings.has(kv)) learned.push(kv);
-      this.validSettings.add(kv);
-    }
-    if (learned.length && this.ctx.facts) this.ctx.facts.learnedSettings(this.key, learned);
+    this.accepted.confirmed(settings);
   }
 
   internalError(err: unknown): void {
@@ -200,8 +123,7 @@ export class Pool implements ServerHost, ClientHost {
   }
 
   cancelWait(_client: PoolClient): void {
-    // The queue entry stays and is skipped when reached; closed clients never wait again.
-    this.waiting--;
+    this.waiters.cancelled();
   }
 
   checkin(server: PooledServer, clean: boolean): void {
@@ -238,7 +160,7 @@ export class Pool implements ServerHost, ClientHost {
   }
 
   serverClosed(server: PooledServer, reason: string): void {
-    if (this.servers.delete(server)) this.givePermits(1);
+    if (this.servers.delete(server)) this.permits.give(1);
     const i = this.idle.indexOf(server);
     if (i >= 0) this.idle.splice(i, 1);
     const c = server.client;
@@ -267,13 +189,13 @@ export class Pool implements ServerHost, ClientHost {
 
   /** A free server goes to the longest-waiting client, or onto the idle stack. */
   private offer(server: PooledServer): void {
-    if (this.owed > 0) {
-      this.owed--;
+    if (this.permits.owed > 0) {
+      this.permits.owed--;
       server.close('handed over to another worker');
       return;
     }
     server.toIdle();
-    const c = this.nextWaiter();
+    const c = this.waiters.next();
     if (c) this.give(c, server);
     else {
       server.idleSince = this.clock.now;
@@ -284,17 +206,6 @@ export class Pool implements ServerHost, ClientHost {
   private give(c: PoolClient, server: PooledServer): void {
     this.stats.waitLatency.observe((Date.now() - c.waitingSince) / 1000);
     c.attach(server);
-  }
-
-  private nextWaiter(): PoolClient | undefined {
-    for (;;) {
-      const c = this.waiters.shift();
-      if (c === undefined) return undefined;
-      if (c.state === 'waiting') {
-        this.waiting--;
-        return c;
-      }
-    }
   }
 
   private takeIdle(): PooledServer | undefined {
@@ -310,83 +221,52 @@ export class Pool implements ServerHost, ClientHost {
   /** Serves waiters from idle servers, then opens servers for those still waiting, up to `size`. */
   private pump(): void {
     if (this.paused) return;
-    while (this.waiting > 0 && this.idle.length > 0) {
+    while (this.waiters.count > 0 && this.idle.length > 0) {
       const s = this.takeIdle();
       if (!s) break;
-      this.give(this.nextWaiter()!, s);
+      this.give(this.waiters.next()!, s);
     }
-    this.openServers(Math.min(this.waiting - this.opening, this.cfg.size - this.servers.size - this.opening));
+    this.openServers(Math.min(this.waiters.count - this.opening, this.cfg.size - this.servers.size - this.opening));
     // Permits granted after their waiters were served go back at once, for another worker to use.
-    const spare = this.held - this.servers.size - this.opening;
-    if (spare > 0 && this.waiting <= this.opening && this.servers.size + this.opening >= this.cfg.minSize) this.givePermits(spare);
+    const spare = this.permits.held - this.servers.size - this.opening;
+    if (spare > 0 && this.waiters.count <= this.opening && this.servers.size + this.opening >= this.cfg.minSize) this.permits.give(spare);
     // Nobody waits any more: an ask still open would make the broker take servers from other workers for nothing.
-    if (this.asked > 0 && this.waiting <= this.opening) {
-      this.ctx.permits.withdraw(this.key);
-      this.asked = 0;
-    }
+    if (this.permits.asked > 0 && this.waiters.count <= this.opening) this.permits.withdraw();
   }
 
   /** Opens up to `n` servers: with spare permits first, then with those the permits grant now; asks for the rest. */
   private openServers(n: number): void {
     if (n <= 0) return;
-    const spare = Math.min(n, this.held - this.servers.size - this.opening);
+    const spare = Math.min(n, this.permits.held - this.servers.size - this.opening);
     for (let i = 0; i < spare; i++) this.open();
-    const ask = n - spare - this.asked;
+    const ask = n - spare - this.permits.asked;
     if (ask <= 0) {
-      if (this.asked > 0 && this.toldSize !== this.cfg.size) {
-        this.toldSize = this.cfg.size;
-        const now = this.ctx.permits.request(this.key, this.cfg.size, 0);
-        if (now > 0) this.permitsGranted(now);
-      }
+      const now = this.permits.resize(this.cfg.size);
+      if (now > 0) this.permitsGranted(now);
       return;
     }
-    this.toldSize = this.cfg.size;
-    const now = this.ctx.permits.request(this.key, this.cfg.size, ask);
-    this.held += now;
-    this.asked += ask - now;
+    const now = this.permits.request(this.cfg.size, ask);
     for (let i = 0; i < now; i++) this.open();
-  }
-
-  private givePermits(n: number): void {
-    this.held -= n;
-    this.ctx.permits.release(this.key, n);
   }
 
   /** Permits asked for earlier arrive. */
   permitsGranted(n: number): void {
-    this.asked = Math.max(0, this.asked - n);
-    this.held += n;
-    if (this.closed) this.givePermits(n);
+    this.permits.granted(n);
+    if (this.closed) this.permits.give(n);
     else this.pump();
   }
 
   /** Another worker waits for this pool (see PermitReceiver.handOver). */
   handOver(n: number, mode: 'idle' | 'owe'): void {
-    const spare = Math.min(n, this.held - this.servers.size - this.opening);
-    if (spare > 0) {
-      this.givePermits(spare);
-      n -= spare;
-    }
-    // 'idle': only servers idle for a while (this worker's clients have gone quiet), never one between two of its
-    // transactions, or servers would shuttle between busy workers at the price of a login each. Oldest first.
-    // idleSince is stamped with the coarse clock (one sweep late at most), hence the sweep period on top.
-    const quietSince = mode === 'idle' ? this.clock.now - IDLE_HANDOVER_MS - SWEEP_SLACK_MS : Number.POSITIVE_INFINITY;
-    while (n > 0 && this.idle.length > 0 && this.idle[0]!.idleSince <= quietSince) {
-      this.idle.shift()!.close('handed over to another worker');
-      n--;
-    }
-    // A server still opening is owed too: it is handed over when it would first be offered.
-    // `n` is all the broker expects from this worker now (asks are repeated, not added up).
-    if (mode === 'owe') this.owed = Math.min(n, this.servers.size + this.opening);
+    this.permits.handOver(n, mode, this.servers.size + this.opening, this.idle, this.clock.now);
   }
 
   /** The backend drops this pool: what it asked for and was not granted is withdrawn. */
   dispose(): void {
     this.ctx.facts?.forget(this.key);
-    if (this.asked > 0) this.ctx.permits.withdraw(this.key);
-    this.asked = 0;
-    const spare = this.held - this.servers.size - this.opening;
-    if (spare > 0) this.givePermits(spare);
+    this.permits.withdraw();
+    const spare = this.permits.held - this.servers.size - this.opening;
+    if (spare > 0) this.permits.give(spare);
   }
 
   private open(): void {
@@ -417,7 +297,7 @@ export class Pool implements ServerHost, ClientHost {
       server = new PooledServer(conn, this, epoch, this.cfg.serverLifetime, this.cfg.preparedStatementCacheSize, this.clock.now);
     } catch (err) {
       this.opening--;
-      this.givePermits(1);
+      this.permits.give(1);
       this.openFailed(err);
       this.checkPaused();
       return;
@@ -441,28 +321,13 @@ export class Pool implements ServerHost, ClientHost {
     this.log.warn({ event: 'server_open_failed', code: ce.code, sqlstate: ce.sqlstate, err: (err as Error).message }, 'could not open a server connection');
     if (this.ctx.serverOpenFailed?.(this, err)) return;
     const coming = this.servers.size - this.idle.length + this.opening;
-    this.failWaiters(this.waiting - coming, () => ce);
-  }
-
-  private failWaiters(n: number, err: () => ClientError, keep?: (c: PoolClient) => boolean): void {
-    if (n <= 0) return;
-    const victims: PoolClient[] = [];
-    for (let i = 0; i < this.waiters.length && victims.length < n; i++) {
-      const c = this.waiters.at(i)!;
-      if (c.state === 'waiting' && !(keep && keep(c))) victims.push(c);
-    }
-    for (const c of victims) c.fail(err());
+    this.waiters.fail(this.waiters.count - coming, () => ce);
   }
 
   private wake(): Promise<void> {
     this.waking ??= (async () => {
       try {
-        await this.ctx.beforeConnect!(this.machine, (message) => {
-          for (let i = 0; i < this.waiters.length; i++) {
-            const c = this.waiters.at(i)!;
-            if (c.state === 'waiting') c.notice(message);
-          }
-        });
+        await this.ctx.beforeConnect!(this.machine, (message) => this.waiters.notice(message));
       } finally {
         this.waking = undefined;
       }
@@ -482,18 +347,12 @@ export class Pool implements ServerHost, ClientHost {
 
   /** Server connections in use or wanted here: what least-busy balancing compares. */
   get busy(): number {
-    return this.servers.size - this.idle.length + this.waiting;
+    return this.servers.size - this.idle.length + this.waiters.count;
   }
 
   /** Takes every waiting client out of the queue, still in state waiting, to be routed to another server. */
   evictWaiters(): PoolClient[] {
-    const out: PoolClient[] = [];
-    for (;;) {
-      const c = this.waiters.shift();
-      if (c === undefined) break;
-      if (c.state === 'waiting') out.push(c);
-    }
-    this.waiting = 0;
+    const out = this.waiters.evict();
     // Nobody waits here any more: permits asked for them go back to the node's other workers.
     if (!this.closed) this.pump();
     return out;
@@ -502,7 +361,6 @@ export class Pool implements ServerHost, ClientHost {
   /** A client already waiting (routed here from another pool or from the wait for a writer) joins this queue. */
   adopt(client: PoolClient): void {
     this.waiters.push(client);
-    this.waiting++;
     this.pump();
   }
 
@@ -521,19 +379,8 @@ export class Pool implements ServerHost, ClientHost {
   /** Called by the backend's coarse timer: wait timeouts, idle and lifetime limits, client timeouts, minSize. */
   sweep(now: number): void {
     const cfg = this.cfg;
-    if (this.waiting > 0) {
-      const limit = Date.now() - cfg.queryWaitTimeout;
-      // FIFO: the oldest waiters are at the front, so stop at the first one still in time.
-      this.failWaiters(
-        this.waiting,
-        () => {
-          this.ctx.metrics.errors.inc({ tenant: this.tenant.id, kind: 'query_wait_timeout' });
-          return new ClientError('QUERY_WAIT_TIMEOUT', 'query_wait_timeout: no server connection became free in time');
-        },
-        (c) => c.waitingSince > limit,
-      );
-    }
-    if (this.waiters.length > 2 * this.waiting + 32) this.waiters.filter((c) => c.state === 'waiting');
+    if (this.waiters.count > 0) sweepWaitTimeout(this.waiters, cfg.queryWaitTimeout, this.ctx.metrics, this.tenant.id);
+    this.waiters.compact();
     for (let i = this.idle.length - 1; i >= 0; i--) {
       const s = this.idle[i]!;
       let why = this.unusable(s, true);
@@ -543,19 +390,7 @@ export class Pool implements ServerHost, ClientHost {
         s.close(why);
       }
     }
-    if (cfg.idleTransactionTimeout > 0 || cfg.clientIdleTimeout > 0) {
-      for (const c of this.clients) {
-        const sv = c.server;
-        const quiet = now - c.lastActive;
-        if (sv && cfg.idleTransactionTimeout > 0 && sv.idleInTransaction && quiet > cfg.idleTransactionTimeout) {
-          this.ctx.metrics.errors.inc({ tenant: this.tenant.id, kind: 'idle_transaction_timeout' });
-          c.fail(new ClientError('IDLE_IN_TRANSACTION_TIMEOUT', 'terminating connection due to idle-in-transaction timeout'));
-        } else if (cfg.clientIdleTimeout > 0 && quiet > cfg.clientIdleTimeout && (c.state === 'idle' || (sv !== undefined && sv.clean))) {
-          this.ctx.metrics.errors.inc({ tenant: this.tenant.id, kind: 'client_idle_timeout' });
-          c.fail(new ClientError('CLIENT_IDLE_TIMEOUT', 'terminating connection due to idle timeout'));
-        }
-      }
-    }
+    if (cfg.idleTransactionTimeout > 0 || cfg.clientIdleTimeout > 0) sweepClientTimeouts(this.clients, cfg, now, this.ctx.metrics, this.tenant.id);
     if (!this.closed && !this.paused && this.secret && this.servers.size + this.opening < cfg.minSize) {
       this.openServers(cfg.minSize - this.servers.size - this.opening);
     }
@@ -605,7 +440,7 @@ export class Pool implements ServerHost, ClientHost {
   close(): void {
     this.closed = true;
     const bye = new ClientError('SHUTTING_DOWN', 'terminating connection due to administrator command');
-    this.failWaiters(this.waiting, () => bye);
+    this.waiters.fail(this.waiters.count, () => bye);
     for (const s of this.servers) s.close('pgporter shutting down');
   }
 
@@ -613,23 +448,17 @@ export class Pool implements ServerHost, ClientHost {
 
   /** How long the oldest client still waiting for a server has waited, in ms (0 when none waits). */
   maxWaitMs(now: number): number {
-    for (let i = 0; i < this.waiters.length; i++) {
-      const c = this.waiters.at(i)!;
-      if (c.state === 'waiting') return Math.max(0, now - c.waitingSince);
-    }
-    return 0;
+    return this.waiters.maxWaitMs(now);
   }
 
   /** The pool's served clients as plain data. */
   clientSnapshots(): ClientSnapshot[] {
-    return [...this.clients].map((c) => clientSnapshot(c, this.tenant.id, c.servedSince));
+    return clientSnapshots(this.clients, this.tenant.id);
   }
 
   /** The pool's open server connections as plain data. */
   serverSnapshots(): ServerSnapshot[] {
-    const clientOf = new Map<PooledServer, number>();
-    for (const c of this.clients) if (c.server) clientOf.set(c.server, c.session.id);
-    return [...this.servers].map((s) => serverSnapshot(s, this.tenant.id, this.database, this.user, clientOf.get(s), this.upstream.name));
+    return serverSnapshots(this.servers, this.clients, this.tenant.id, this.database, this.user, this.upstream.name);
   }
 
   /** Counts closed servers as errors by kind for metrics (used by the client on failure). */

@@ -2,7 +2,8 @@
 // Parse/Close and the unnamed statement: https://www.postgresql.org/docs/current/protocol-flow.html#PROTOCOL-FLOW-EXT-QUERY
 import { Frontend as F } from '../protocol/index.js';
 import type { Outbox } from './outbox.js';
-import { Exp, type ExpectQueue } from './expect-queue.js';
+import { Exp, type ExpectQueue, isSyncLike } from './expect-queue.js';
+import type { ServerPeer } from './seams.js';
 import { CLOSE_UNNAMED, StatementCache, buildQuery, buildStatementMessage, type ClientStatement } from './statements.js';
 
 // Replies pgporter makes up in place of the server's (constant frames, built once).
@@ -52,16 +53,36 @@ export class ServerStatements {
   }
 
   /**
+   * An ErrorResponse in an extended-query batch: the server skips everything up to the next Sync, so what it will not
+   * answer leaves the expect queue. The first entry is the message that failed, the rest were skipped. `client`: the
+   * client bound to the server, told when its own Parse failed or was skipped.
+   */
+  errorSkip(client: ServerPeer | undefined): void {
+    const q = this.wire.expect;
+    let first = true;
+    while (q.length && !isSyncLike(q.peek() as Exp)) {
+      const tag = q.peekTag();
+      const x = q.shift();
+      if (x === Exp.Parse || x === Exp.ParseSwallow) {
+        const st = tag as ClientStatement;
+        this.parseFailed(st, first);
+        if (x === Exp.Parse) client?.prepared.failed(st);
+      } else if (x === Exp.CloseSwallow) this.closeSkipped(tag);
+      first = false;
+    }
+  }
+
+  /**
    * A Parse failed (`first`: it is the message that failed) or was skipped after an error: the statement does not
    * exist here. A failed unnamed Parse leaves none; a skipped one leaves whatever was there.
    */
-  parseFailed(st: ClientStatement, first: boolean): void {
+  private parseFailed(st: ClientStatement, first: boolean): void {
     if (st.serverName === '') this.unnamed = first ? 'none' : 'unknown';
     else this.cache.delete(st.serverName);
   }
 
   /** A Close pgporter sent was skipped after an error: the statement is still prepared (or, unnamed, unknown). */
-  closeSkipped(tag: ClientStatement | string | undefined): void {
+  private closeSkipped(tag: ClientStatement | string | undefined): void {
     if (typeof tag === 'string') this.cache.touch(tag, 0);
     else this.unnamed = 'unknown';
   }

@@ -5,28 +5,14 @@ import { Backend as B, Frontend as F } from '../protocol/index.js';
 import type { ServerConnection, ServerKey, UpstreamTarget } from '../upstream/index.js';
 import { Act, Framer, type FrameSink } from './framer.js';
 import { Outbox } from './outbox.js';
-import { Exp, ExpectQueue, isSyncLike } from './expect-queue.js';
+import { Exp, ExpectQueue } from './expect-queue.js';
 import { buildQuery, rewriteStatementNames, type ClientStatement } from './statements.js';
 import { CLOSE_COMPLETE, PARSE_COMPLETE, ServerStatements } from './server-statements.js';
 import { parameterStatusBody } from './params.js';
 import { ServerSettings } from './server-settings.js';
-import { errorFields } from './error-fields.js';
+import { errorFields, isReadOnlyError } from './error-fields.js';
 import type { ServerHost, ServerPeer } from './seams.js';
-
-/**
- * idle: in the pool's idle stack. syncing: bound to a client, taking on its settings; the client's messages wait
- * until the server confirmed them. active: serving its client. resetting: running a reset before going back to the
- * pool, unbound. closed: gone.
- */
-export type ServerState = 'idle' | 'syncing' | 'active' | 'resetting' | 'closed';
-
-const NEXT: Record<ServerState, readonly ServerState[]> = {
-  idle: ['syncing', 'active', 'closed'],
-  syncing: ['active', 'closed'],
-  active: ['idle', 'resetting', 'closed'],
-  resetting: ['idle', 'closed'],
-  closed: [],
-};
+import { SERVER_NEXT, type ServerState } from './conn-states.js';
 
 const ST_IDLE = 0x49; // 'I'
 
@@ -119,7 +105,7 @@ export class PooledServer implements FrameSink {
 
   /** The one place a server changes state. */
   private setState(next: ServerState): void {
-    if (!NEXT[this._state].includes(next)) throw new Error(`server: illegal transition ${this._state} -> ${next}`);
+    if (!SERVER_NEXT[this._state].includes(next)) throw new Error(`server: illegal transition ${this._state} -> ${next}`);
     this._state = next;
   }
 
@@ -447,19 +433,8 @@ export class PooledServer implements FrameSink {
     }
     this.copyIn = false;
     if (head === 0 || head === Exp.Query || head === Exp.QuerySwallow || head === Exp.Settings || head === Exp.FunctionCall) return;
-    // Extended query: the server now skips everything up to the next Sync; forget what it will not answer. The
-    // first entry is the message that failed, the rest were skipped.
-    let first = true;
-    while (q.length && !isSyncLike(q.peek() as Exp)) {
-      const tag = q.peekTag();
-      const x = q.shift();
-      if (x === Exp.Parse || x === Exp.ParseSwallow) {
-        const st = tag as ClientStatement;
-        this.prepared.parseFailed(st, first);
-        if (x === Exp.Parse) c?.prepared.failed(st);
-      } else if (x === Exp.CloseSwallow) this.prepared.closeSkipped(tag);
-      first = false;
-    }
+    // Extended query: the server now skips everything up to the next Sync; forget what it will not answer.
+    this.prepared.errorSkip(c);
     if (q.length === 0) this.errSkip = true;
   }
 
@@ -495,17 +470,4 @@ export class PooledServer implements FrameSink {
       else this._client?.transactionDone();
     }
   }
-}
-
-/** Whether an ErrorResponse carries SQLSTATE 25006 (read_only_sql_transaction), found without decoding the other fields. */
-function isReadOnlyError(buf: Buffer, start: number, end: number): boolean {
-  // Fields are a type byte and a C string each; 'C' is the code. "25006" is 5 ASCII bytes.
-  for (let i = start + 5; i < end && buf[i] !== 0; ) {
-    const type = buf[i]!;
-    const zero = buf.indexOf(0, i + 1);
-    if (zero < 0 || zero >= end) return false;
-    if (type === 0x43) return zero - i - 1 === 5 && buf.toString('latin1', i + 1, zero) === '25006';
-    i = zero + 1;
-  }
-  return false;
 }

@@ -1,6 +1,23 @@
-// Plain-data views of pooled clients and servers, for the admin console's SHOW CLIENTS / SHOW SERVERS (read-only, taken on demand).
+// Plain-data views of pools and their clients and servers, for the admin API, the gauges and the console's SHOW POOLS / CLIENTS / SERVERS (read-only, taken on demand).
+import type { Pool } from './pool.js';
 import type { PoolClient } from './client.js';
 import type { PooledServer } from './server.js';
+
+/** Figures for the admin API and the gauges. */
+export interface PoolSnapshot {
+  tenant: string;
+  /** The server this pool connects to (the tenant's `host:port`, or the name in its `upstreams` list). */
+  upstream: string;
+  database: string;
+  user: string;
+  mode: 'transaction' | 'session';
+  size: number;
+  clientsActive: number;
+  clientsWaiting: number;
+  serversActive: number;
+  serversIdle: number;
+  serversOpening: number;
+}
 
 /** One served client (logged in, inside a pool). Times are epoch ms. */
 export interface ClientSnapshot {
@@ -41,6 +58,42 @@ export interface ServerSnapshot {
   retiring: boolean;
   /** The tenant's upstream it is connected to (`host:port` or its name in `upstreams`). */
   upstream: string;
+}
+
+/** A pool's figures; the counts are its own: clients waiting, servers open (idle ones included), idle and opening. */
+export function poolSnapshot(pool: Pool, waiting: number, servers: number, idle: number, opening: number): PoolSnapshot {
+  return {
+    tenant: pool.tenant.id,
+    upstream: pool.upstream.name,
+    database: pool.database,
+    user: pool.user,
+    mode: pool.mode,
+    size: pool.cfg.size,
+    clientsActive: pool.clients.size - waiting,
+    clientsWaiting: waiting,
+    serversActive: servers - idle,
+    serversIdle: idle,
+    serversOpening: opening,
+  };
+}
+
+/** A pool's served clients as plain data. */
+export function clientSnapshots(clients: ReadonlySet<PoolClient>, tenant: string): ClientSnapshot[] {
+  return [...clients].map((c) => clientSnapshot(c, tenant, c.servedSince));
+}
+
+/** A pool's open server connections as plain data, each with the client it serves. */
+export function serverSnapshots(
+  servers: ReadonlySet<PooledServer>,
+  clients: ReadonlySet<PoolClient>,
+  tenant: string,
+  database: string,
+  user: string,
+  upstream: string,
+): ServerSnapshot[] {
+  const clientOf = new Map<PooledServer, number>();
+  for (const c of clients) if (c.server) clientOf.set(c.server, c.session.id);
+  return [...servers].map((s) => serverSnapshot(s, tenant, database, user, clientOf.get(s), upstream));
 }
 
 export function clientSnapshot(c: PoolClient, tenant: string, connectedAt: number | undefined): ClientSnapshot {

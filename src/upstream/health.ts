@@ -185,7 +185,7 @@ export class TenantHealth {
       spec,
       conn: new ProbeConnection(spec.target, (err) => {
         // The server went away under an idle probe connection (killed, restarted): say so now, not at the next probe.
-        if (this.stopped || this.entries.get(spec.name) !== e) return;
+        if (this.stopped || this.entries.get(spec.name) !== e || this.o.asleep?.(spec.name)) return;
         this.fail(e, err);
         e.nextProbeAt = 0;
       }),
@@ -237,7 +237,8 @@ export class TenantHealth {
         },
         (err: Error) => {
           e.probing = false;
-          if (this.entries.get(e.spec.name) === e) this.fail(e, err);
+          // A probe cut short because its machine is being suspended says nothing about the server: no strike.
+          if (this.entries.get(e.spec.name) === e && !this.o.asleep?.(e.spec.name)) this.fail(e, err);
         },
       );
     }

@@ -168,9 +168,9 @@ class Waker implements WakeManager {
     if (subject.fly === undefined) return false;
     const s = this.stateFor(subject);
     if (!s.driver || (s.knownStarted && !s.suspending)) return false;
-    if (s.wake) return false; // being woken: its clients are about to use it
+    // Waking or suspending counts as asleep (a probe now would find it stopped); its state is known then.
     const now = Date.now();
-    if (!s.peeking && !this.closed && now - s.peekedAt >= PEEK_EVERY_MS) {
+    if (!s.wake && !s.suspending && !s.peeking && !this.closed && now - s.peekedAt >= PEEK_EVERY_MS) {
       s.peekedAt = now;
       this.peek(s);
     }
