@@ -23,7 +23,9 @@ function sendCancel(port: number, pid: number, secret: number): Promise<void> {
 }
 
 t.test('four cancels in a row, spread by round-robin over both workers, each end pg_sleep with 57014', async (t) => {
-  const env = await startPoolEnv({ mode: 'transaction', size: 2 }, { config: { workers: 2 } });
+  // Round-robin: the four CancelRequests alternate between the workers, so some are the client's worker's and some
+  // are forwarded (the kernel's spread could put all four on one worker).
+  const env = await startPoolEnv({ mode: 'transaction', size: 2 }, { config: { workers: 2, workerScheduling: 'round-robin' } });
   t.teardown(() => env.stop());
   const client = new pg.Client(env.conn);
   client.on('error', () => {});

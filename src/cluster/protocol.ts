@@ -58,10 +58,8 @@ export interface SupervisorSide {
     ready: { port: number };
     unlock: { name: string; token: string };
     announceMachine: { machine: string; state: string };
-    /** Latest activity per tenant, coalesced per tick. */
-    activity: { entries: Array<[string, TenantActivity]> };
-    /** Latest admitted clients per tenant, coalesced per tick. */
-    counts: { entries: Array<[string, number]> };
+    /** Latest admitted clients and activity per tenant, coalesced per tick into one message (src/cluster/client-report.ts). */
+    clients: { counts?: Array<[string, number]>; activity?: Array<[string, TenantActivity]> };
     permitRequest: { key: string; size: number; n: number };
     permitRelease: { key: string; n: number };
     permitWithdraw: { key: string };

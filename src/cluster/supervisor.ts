@@ -99,11 +99,20 @@ export async function startSupervisor(config: Config, count: number, opts: Super
 
   // Tenants whose clients on other nodes count (maxClientConnectionsFleet): asking the fleet keeps it counting them.
   const fleetWatched = () => store.listTenants().filter((t) => t.pool.maxClientConnectionsFleet !== undefined).map((t) => t.id);
-  const sendPeers = () => {
+  // What each worker was last told, so that a count change is sent only to the workers whose view it changes (not the
+  // one that reported it): a message fewer per login and per logout for each worker.
+  const lastPeers = new Map<Slot, string>();
+  const sendPeers = (onlyChanged = false) => {
     const healthy = fleet.healthy();
     const storeStatus = store.status();
     const watched = fleetWatched();
-    for (const s of slots.values()) s.ipc.emit('peers', { ...hub.peersOf(s.index, watched), healthy, storeStatus });
+    for (const s of slots.values()) {
+      const peers = { ...hub.peersOf(s.index, watched), healthy, storeStatus };
+      const said = JSON.stringify(peers);
+      if (onlyChanged && lastPeers.get(s) === said) continue;
+      lastPeers.set(s, said);
+      s.ipc.emit('peers', peers);
+    }
   };
   let peersQueued = false;
   const peersSoon = () => {
@@ -111,7 +120,7 @@ export async function startSupervisor(config: Config, count: number, opts: Super
     peersQueued = true;
     setImmediate(() => {
       peersQueued = false;
-      sendPeers();
+      sendPeers(true);
     });
   };
   let lastBans = '';
@@ -177,7 +186,9 @@ export async function startSupervisor(config: Config, count: number, opts: Super
 
   // --- workers ---
 
-  cluster.schedulingPolicy = cluster.SCHED_RR;
+  // kernel (SCHED_NONE): workers accept from the shared socket themselves, so a connection costs the supervisor
+  // nothing; round-robin (SCHED_RR) has it accept every socket and pass it over IPC (docs/internals.md, Workers).
+  cluster.schedulingPolicy = config.workerScheduling === 'round-robin' ? cluster.SCHED_RR : cluster.SCHED_NONE;
   cluster.setupPrimary({ exec: fileURLToPath(new URL('./worker-main.js', import.meta.url)), args: [] });
   const failures = new Map<number, number>();
   let onFirstReady: ((port: number) => void) | undefined;
@@ -233,9 +244,10 @@ export async function startSupervisor(config: Config, count: number, opts: Super
     });
     ipc.on('unlock', ({ name, token }) => hub.unlock(name, token));
     ipc.on('announceMachine', ({ machine, state }) => hub.announceMachine(index, machine, state));
-    ipc.on('activity', ({ entries }) => hub.reportActivity(index, entries));
-    ipc.on('counts', ({ entries }) => {
-      hub.reportCounts(index, entries);
+    ipc.on('clients', ({ counts, activity }) => {
+      if (activity) hub.reportActivity(index, activity);
+      if (!counts) return;
+      hub.reportCounts(index, counts);
       // Once per supervisor tick, however many workers reported in it: the other workers' admissions read these sums.
       peersSoon();
     });
@@ -247,6 +259,7 @@ export async function startSupervisor(config: Config, count: number, opts: Super
     worker.on('exit', (code, signal) => {
       ipc.close();
       if (slots.get(index) === slot) slots.delete(index);
+      lastPeers.delete(slot);
       // Its permits, counts, locks and activity are free at once.
       broker.dropWorker(index);
       hub.dropWorker(index);

@@ -1,5 +1,6 @@
 // A worker's Fleet: the same seam the wake and cancel code already use for several nodes, answered by the supervisor (node-local hub in front of the real fleet).
 import type { Fleet, FleetLock, ForwardedCancel, MachineEvent, NodeInfo, TenantActivity } from '../fleet/index.js';
+import type { ClientReport } from './client-report.js';
 import type { Endpoint } from './ipc.js';
 import type { SupervisorSide, WorkerSide } from './protocol.js';
 
@@ -8,15 +9,14 @@ const LOST = 'lost' as const;
 export class WorkerFleet implements Fleet {
   private readonly cancelHandlers: Array<(c: ForwardedCancel) => void> = [];
   private readonly machineHandlers: Array<(e: MachineEvent) => void> = [];
-  /** Activity not sent yet: the latest per tenant, sent together at the end of the tick. */
-  private readonly unsent = new Map<string, TenantActivity>();
-  private flushing = false;
   /** Other workers' and other nodes' clients per tenant, as the supervisor last said. */
   private elsewhere: Record<string, number> = {};
   private isHealthy = true;
 
   constructor(
     private readonly ipc: Endpoint<WorkerSide, SupervisorSide>,
+    /** Activity goes up with the client counts, the latest per tenant at the end of the tick. */
+    private readonly report: ClientReport,
     readonly nodeId: string,
     readonly slot: number,
     readonly shared: boolean,
@@ -35,7 +35,7 @@ export class WorkerFleet implements Fleet {
 
   async start(): Promise<void> {}
   async close(): Promise<void> {
-    this.flush();
+    this.report.flush();
   }
 
   healthy(): boolean {
@@ -77,26 +77,16 @@ export class WorkerFleet implements Fleet {
   }
 
   reportActivity(tenantId: string, activity: TenantActivity): void {
-    this.unsent.set(tenantId, activity);
-    if (this.flushing) return;
-    this.flushing = true;
-    setImmediate(() => this.flush());
+    this.report.active(tenantId, activity);
   }
 
   idleEverywhere(tenantId: string, idleMs: number): Promise<boolean> {
     // What this worker said last must be there before the supervisor decides.
-    this.flush();
+    this.report.flush();
     return this.ipc.request('idleEverywhere', { tenant: tenantId, idleMs }).catch(() => false);
   }
 
   clientsElsewhere(tenantId: string): number {
     return this.elsewhere[tenantId] ?? 0;
-  }
-
-  private flush(): void {
-    this.flushing = false;
-    if (this.unsent.size === 0) return;
-    this.ipc.emit('activity', { entries: [...this.unsent] });
-    this.unsent.clear();
   }
 }

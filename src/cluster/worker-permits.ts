@@ -1,5 +1,6 @@
 // A worker's server permits and client counts: permits asked of the supervisor's broker, and this worker's admitted clients published to the supervisor (coalesced per tick) while the other workers' sums come back.
 import type { AdmissionPeers, PermitReceiver, PoolFacts, ServerPermits } from '../pool/index.js';
+import type { ClientReport } from './client-report.js';
 import type { Endpoint } from './ipc.js';
 import type { PoolFactsMessage, SupervisorSide, WorkerSide } from './protocol.js';
 
@@ -41,10 +42,11 @@ export class WorkerPermits implements ServerPermits {
 export class WorkerPeers implements AdmissionPeers {
   private total = 0;
   private tenants: Record<string, number> = {};
-  private readonly unsent = new Map<string, number>();
-  private flushing = false;
 
-  constructor(private readonly ipc: Endpoint<WorkerSide, SupervisorSide>) {
+  constructor(
+    ipc: Endpoint<WorkerSide, SupervisorSide>,
+    private readonly report: ClientReport,
+  ) {
     ipc.on('peers', (p) => {
       this.total = p.total;
       this.tenants = p.tenants;
@@ -60,17 +62,7 @@ export class WorkerPeers implements AdmissionPeers {
   }
 
   counted(tenantId: string, clients: number): void {
-    this.unsent.set(tenantId, clients);
-    if (this.flushing) return;
-    this.flushing = true;
-    setImmediate(() => this.flush());
-  }
-
-  private flush(): void {
-    this.flushing = false;
-    if (this.unsent.size === 0) return;
-    this.ipc.emit('counts', { entries: [...this.unsent] });
-    this.unsent.clear();
+    this.report.count(tenantId, clients);
   }
 }
 

@@ -2,6 +2,7 @@
 import type { Server } from 'node:net';
 import { startApp, type App, type WorkerSeams } from '../app.js';
 import { createLogger, type Logger } from '../observability/index.js';
+import { ClientReport } from './client-report.js';
 import { Endpoint, type Channel } from './ipc.js';
 import type { SupervisorSide, WorkerSide } from './protocol.js';
 import { WorkerBanBackend } from './worker-bans.js';
@@ -31,14 +32,15 @@ export async function runWorker(index: number): Promise<void> {
   logger = createLogger(config.log.level).child({ worker: index });
   const log = logger;
   const store = new WorkerStore(ipc, config.store.kind, init.tenants, init.storeStatus, (err) => log.error({ err }, 'store change listener failed'));
+  const report = new ClientReport(ipc);
   const seams: WorkerSeams = {
     index,
     count: init.workers,
     store,
-    fleet: new WorkerFleet(ipc, init.nodeId, init.slot, init.shared),
+    fleet: new WorkerFleet(ipc, report, init.nodeId, init.slot, init.shared),
     banBackend: new WorkerBanBackend(ipc, config.store.kind === 'redis' ? 'redis' : 'memory', init.bans),
     permits: new WorkerPermits(ipc),
-    peers: new WorkerPeers(ipc),
+    peers: new WorkerPeers(ipc, report),
     facts: new WorkerFacts(ipc, init.facts),
     reload: (trigger) => ipc.request('reload', { trigger }, 60_000),
     pause: async (tenant) => {

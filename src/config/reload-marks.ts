@@ -20,6 +20,7 @@ const existing = (applies: string): ReloadMark => ({ kind: 'existing', applies }
 /** Option path (or section) → mark. Order is the README's. */
 export const RELOAD_MARKS: Readonly<Record<string, ReloadMark>> = Object.freeze({
   workers: restart('worker processes are forked once, at start'),
+  workerScheduling: restart('the shared listening socket is set up once, at start'),
   listen: restart('the listening socket is bound once, at start'),
   'proxyProtocol.mode': fresh('connections accepted after the reload'),
   'proxyProtocol.trustedProxies': fresh('PROXY headers of connections accepted after the reload; the ban exemption of proxy addresses at once'),

@@ -75,9 +75,14 @@ export const tenantSchema = z.strictObject({
 export type TenantConfig = z.output<typeof tenantSchema>;
 
 export const configSchema = z.strictObject({
-  /** Worker processes sharing the listener, each with its own pools: a number (1..8, the cancel key has 3 worker bits) or `auto`, one per core.
-   * Default 1 until the permit broker's stall (docs/internals.md, Workers: known problems) is fixed. */
-  workers: z.union([z.literal('auto'), z.number().int().min(1).max(8)]).default(1),
+  /** Worker processes sharing the listener, each with its own pools: a number (1..8, the cancel key has 3 worker bits) or `auto`, one per core. */
+  workers: z.union([z.literal('auto'), z.number().int().min(1).max(8)]).default('auto'),
+  /** Who spreads new connections over workers when they share one listening socket (Node before 22.12, or port 0):
+   * `kernel`: each worker accepts from the socket itself (the supervisor stays off the data path; the spread follows
+   * which worker is free first); `round-robin`: the supervisor accepts every connection and passes it to the next
+   * worker over IPC (an even spread, at a few hundred µs of supervisor CPU per connection). With `reusePort` (Node
+   * 22.12 and later) every worker has a socket of its own and the kernel spreads by address hash either way. */
+  workerScheduling: z.enum(['kernel', 'round-robin']).default('kernel'),
   listen: z
     .strictObject({
       host: host.default('0.0.0.0'),

@@ -60,6 +60,8 @@ export async function runDemo(io: DemoIo, opts: { signal?: AbortSignal } = {}): 
     const config = parseConfig(
       {
         ...raw,
+        // The demo runs pgporter inside its own process (startApp, never the supervisor), whatever the example says.
+        workers: 1,
         listen: { host: '127.0.0.1', port: await demoPort(io.env.PGPORTER_DEMO_PORT) },
         metrics: { host: '127.0.0.1', port: 0 },
         store: { kind: 'embedded', path: join(pg.dir, 'pgporter-state.json') },
