@@ -61,8 +61,8 @@ export class WorkerPeers implements AdmissionPeers {
     return this.total;
   }
 
-  counted(tenantId: string, clients: number): void {
-    this.report.count(tenantId, clients);
+  counted(tenantId: string, clients: number, near: boolean): void {
+    this.report.count(tenantId, clients, near);
   }
 }
 

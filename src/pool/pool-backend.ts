@@ -24,8 +24,11 @@ export interface AdmissionPeers {
   tenantElsewhere(tenantId: string): number;
   /** Clients admitted by the other workers, every tenant. */
   totalElsewhere(): number;
-  /** This worker's count of the tenant's clients changed (the peers coalesce and publish it). */
-  counted(tenantId: string, clients: number): void;
+  /**
+   * This worker's count of the tenant's clients changed (the peers coalesce and publish it): at once when `near` a
+   * limit, where the others need it exact, else with the next batch.
+   */
+  counted(tenantId: string, clients: number, near: boolean): void;
 }
 
 export interface PoolBackendOptions {
@@ -63,6 +66,14 @@ export interface PoolBackendOptions {
   wakeUpstream?(machine: MachineSubject): Promise<void>;
   /** A routed client moved onto (+1) or off (-1) an upstream with a machine: it stays awake while it has clients. */
   upstreamClients?(machine: MachineSubject, delta: 1 | -1): void;
+}
+
+/**
+ * Within this many clients of a limit (a quarter of it, at least 16), other workers must hear a count at once: further
+ * away a count may wait for the next batch, since logins on other workers cannot close the gap meanwhile.
+ */
+function near(clients: number, limit: number | undefined): boolean {
+  return limit !== undefined && clients >= limit - Math.max(16, limit >> 2);
 }
 
 export class PoolBackend implements Backend {
@@ -156,7 +167,12 @@ export class PoolBackend implements Backend {
     }
     this.clientsByTenant.set(tenant.id, perTenant + 1);
     this.clientsTotal++;
-    peers?.counted(tenant.id, perTenant + 1);
+    const nearLimit = (n: number): boolean =>
+      peers !== undefined &&
+      (near(this.clientsTotal + peers.totalElsewhere(), this.opts.config.pool.maxClientConnections) ||
+        near(n + peers.tenantElsewhere(tenant.id), tenant.pool.maxClientConnections) ||
+        near(n + (this.opts.clientsElsewhere?.(tenant.id) ?? 0), tenant.pool.maxClientConnectionsFleet));
+    peers?.counted(tenant.id, perTenant + 1, nearLimit(perTenant + 1));
     let released = false;
     return {
       release: () => {
@@ -166,7 +182,7 @@ export class PoolBackend implements Backend {
         const n = (this.clientsByTenant.get(tenant.id) ?? 1) - 1;
         if (n > 0) this.clientsByTenant.set(tenant.id, n);
         else this.clientsByTenant.delete(tenant.id);
-        peers?.counted(tenant.id, n);
+        peers?.counted(tenant.id, n, nearLimit(n + 1));
       },
     };
   }
