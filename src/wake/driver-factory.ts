@@ -4,7 +4,7 @@ import type { Logger } from '../observability/index.js';
 import { FlyDriver, type MachineDriver } from './driver.js';
 import { LocalDriver } from './local-driver.js';
 import { MachinesApi } from './machines-api.js';
-import type { WakeSubject } from './waker.js';
+import type { WakeSubject } from './subject.js';
 
 /** One API client for all tenants (it holds the token and the keep-alive pool); drivers are cheap views onto it. */
 export function apiFromConfig(config: Config, logger?: Logger): MachinesApi {

@@ -1,5 +1,6 @@
 // Public face of the wake area: waking suspended machines on connect, suspending idle ones, and the drivers behind that.
-export { createWakeManager, type WakeManager, type WakeManagerOptions, type WakeSubject } from './waker.js';
+export { createWakeManager, type WakeManager, type WakeManagerOptions } from './waker.js';
+export type { WakeSubject } from './subject.js';
 export { connectWithRetry, isTransientConnectError, type ConnectRetryOptions } from './connect-retry.js';
 export { FlyDriver, HOPELESS_STATES, type MachineDriver, type MachineState } from './driver.js';
 export { LocalDriver, LocalDriverError } from './local-driver.js';

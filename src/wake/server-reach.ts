@@ -1,5 +1,5 @@
 // The wake step as the serving layer sees it: make sure the tenant's machine is up, then open a server connection with retries while Postgres finishes waking.
-import type { WakeSubject } from './waker.js';
+import type { WakeSubject } from './subject.js';
 import { connectWithRetry, isTransientConnectError } from './connect-retry.js';
 import type { WakeManager } from './waker.js';
 

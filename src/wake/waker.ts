@@ -1,5 +1,5 @@
 // Wake on connect and suspend when idle: one wake in flight per machine shared by every waiting client, and one coarse sweep that suspends idle machines.
-import type { Config, FlyTenantConfig } from '../config/index.js';
+import type { Config } from '../config/index.js';
 import { ClientError } from '../errors.js';
 import type { Logger, Metrics } from '../observability/index.js';
 import { HOPELESS_STATES, type MachineDriver, type MachineState } from './driver.js';
@@ -7,15 +7,8 @@ import { defaultDriverFor } from './driver-factory.js';
 import { FlyApiError } from './fly-error.js';
 import { wakeMetrics, type WakeMetrics } from './wake-metrics.js';
 import { LocalFleet, type Fleet, type FleetLock, type MachineEvent } from '../fleet/index.js';
-
-/**
- * What has a machine to wake: a tenant with a `fly` block (its id), or one upstream of a tenant's `upstreams` list with
- * its own (`tenant/upstream`, src/upstream/list.ts machineOf). A TenantRecord is one.
- */
-export interface WakeSubject {
-  readonly id: string;
-  readonly fly?: FlyTenantConfig | undefined;
-}
+import { formatMs, withDeadline } from './deadline.js';
+import { machineName, type WakeSubject } from './subject.js';
 
 export interface WakeManager {
   /**
@@ -492,32 +485,4 @@ class Waker implements WakeManager {
       if (s.idleSince === undefined && s.clients === 0 && idleSince !== undefined && s.knownStarted) s.idleSince = idleSince;
     }
   }
-}
-
-/** Settles with `promise`, or rejects with `onTimeout()` when `deadlineMs` (epoch ms) passes first. */
-/** Settles with `promise`, or rejects at the deadline or when pgporter shuts down, whichever comes first. */
-function withDeadline<T>(promise: Promise<T>, deadlineMs: number, onTimeout: () => Error, shutdown: AbortSignal): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  let onAbort: (() => void) | undefined;
-  const stop = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(onTimeout()), Math.max(0, deadlineMs - Date.now()));
-    onAbort = () => reject(new Error('pgporter is shutting down'));
-    if (shutdown.aborted) onAbort();
-    else shutdown.addEventListener('abort', onAbort, { once: true });
-  });
-  promise.catch(() => {}); // a late failure after the timeout is already reported
-  return Promise.race([promise, stop]).finally(() => {
-    clearTimeout(timer);
-    shutdown.removeEventListener('abort', onAbort!);
-  });
-}
-
-/** The fleet's name for a tenant's machine. */
-function machineName(fly: WakeSubject['fly']): string {
-  if (fly === undefined) return '';
-  return fly.driver === 'local' ? `local:${fly.dataDir ?? ''}` : `${fly.app ?? ''}/${fly.machineId ?? ''}`;
-}
-
-function formatMs(ms: number): string {
-  return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
 }
