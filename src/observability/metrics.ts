@@ -1,5 +1,6 @@
 // The prom-client registry and pgporter's metric definitions; one instance per process, passed to the areas that count.
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { fieldCounter } from './field-counter.js';
 
 /**
  * One tenant's connection figures as plain numbers: the connection path bumps a field (prom-client would hash the
@@ -38,23 +39,7 @@ export class Metrics {
     const registers = [this.registry];
     const perTenant = this.perTenant;
     // Counters are fed the difference since the last scrape from the plain fields.
-    const reported = new Map<string, TenantConnections>();
-    const counter = (name: string, help: string, key: 'accepted' | 'bytesFromClient' | 'bytesToClient') =>
-      new Counter({
-        name,
-        help,
-        labelNames: ['tenant'],
-        registers,
-        collect() {
-          for (const [tenant, t] of perTenant) {
-            let r = reported.get(tenant);
-            if (r === undefined) reported.set(tenant, (r = new TenantConnections()));
-            const delta = t[key] - r[key];
-            if (delta > 0) this.inc({ tenant }, delta);
-            r[key] = t[key];
-          }
-        },
-      });
+    const counter = (name: string, help: string, key: 'accepted' | 'bytesFromClient' | 'bytesToClient') => fieldCounter(this.registry, name, help, () => perTenant, key);
     this.connectionsAccepted = counter('pgporter_connections_accepted_total', 'Client connections that completed startup and were admitted, by tenant', 'accepted');
     this.connectionsRefused = new Counter({
       name: 'pgporter_connections_refused_total',

@@ -2,6 +2,7 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { PoolSnapshot } from './snapshots.js';
 import { Latency, registerLatency } from './latency.js';
+import { fieldCounter } from '../observability/index.js';
 
 /** Per-tenant running totals kept as plain numbers on the hot path and turned into counters and histograms at scrape time. */
 export interface TenantTotals {
@@ -45,23 +46,7 @@ export class PoolMetrics {
     gauge('pgporter_pool_servers_opening', 'Server connections being opened, by tenant', (s) => s.serversOpening);
 
     // Counters are fed the difference since the last scrape, so the relay only ever increments a number.
-    const reported = new Map<string, TenantTotals>();
-    const counter = (name: string, help: string, key: 'queries' | 'transactions') =>
-      new Counter({
-        name,
-        help,
-        labelNames: ['tenant'],
-        registers,
-        collect() {
-          for (const [tenant, t] of totals()) {
-            let r = reported.get(tenant);
-            if (!r) reported.set(tenant, (r = newTotals()));
-            const delta = (t[key] as number) - (r[key] as number);
-            if (delta > 0) this.inc({ tenant }, delta);
-            (r[key] as number) = t[key] as number;
-          }
-        },
-      });
+    const counter = (name: string, help: string, key: 'queries' | 'transactions') => fieldCounter(registry, name, help, totals, key);
     counter('pgporter_pool_queries_total', 'Simple queries, Syncs and function calls sent by pooled clients, by tenant', 'queries');
     counter('pgporter_pool_transactions_total', 'ReadyForQuery with status idle sent to pooled clients (transactions ended), by tenant', 'transactions');
 
