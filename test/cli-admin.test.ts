@@ -1,40 +1,16 @@
 // The allowlist and tenants commands against a running admin API, in process with captured output, asserting exit codes.
 import t from 'tap';
-import { PassThrough, Writable } from 'node:stream';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createLogger } from '../src/observability/index.js';
-import { MemoryStore } from '../src/store/index.js';
-import { startAdminServer } from '../src/admin/index.js';
 import { runAllowlistCommand } from '../src/cli/allowlist.js';
-import { runTenantsCommand } from '../src/cli/tenants.js';
-import { parseConfig } from '../src/config/index.js';
+import { Capture, CLI_TOKEN, acmeStore, cliAdmin } from './fixtures/cli.js';
 import { freePort, tempDir } from './fixtures/ports.js';
 
-const TOKEN = 'cli-token-0123456789abcdef';
-
-class Capture extends Writable {
-  text = '';
-  override _write(chunk: Buffer, _enc: string, cb: () => void): void {
-    this.text += chunk.toString();
-    cb();
-  }
-}
-
 t.test('CLI round trip', async (t) => {
-  const store = new MemoryStore(parseConfig({ tenants: [{ id: 'acme', upstream: { host: '10.0.0.5' } }] }).tenants);
-  const admin = await startAdminServer({ host: '127.0.0.1', port: 0, tokens: [{ name: 'cli', token: TOKEN }], store, logger: createLogger('silent') });
+  const store = acmeStore();
+  const admin = await cliAdmin(store);
   t.teardown(() => admin.close());
-  const env = { PGPORTER_ADMIN_URL: `http://127.0.0.1:${admin.port}`, PGPORTER_ADMIN_TOKEN: TOKEN };
-  const run = async (cmd: 'allowlist' | 'tenants', argv: string[], opts: { env?: NodeJS.ProcessEnv; stdin?: string } = {}) => {
-    const stdout = new Capture();
-    const stderr = new Capture();
-    const stdin = new PassThrough();
-    stdin.end(opts.stdin ?? '');
-    const io = { stdout, stderr, env: opts.env ?? env, stdin };
-    const code = await (cmd === 'allowlist' ? runAllowlistCommand : runTenantsCommand)(argv, io);
-    return { code, out: stdout.text, err: stderr.text };
-  };
+  const { env, run } = admin;
 
   let r = await run('allowlist', ['list', 'acme']);
   t.equal(r.code, 0);
@@ -138,15 +114,15 @@ t.test('CLI round trip', async (t) => {
 });
 
 t.test('a failing store surfaces as exit 3', async (t) => {
-  const store = new MemoryStore(parseConfig({ tenants: [{ id: 'acme', upstream: { host: '10.0.0.5' } }] }).tenants);
+  const store = acmeStore();
   const { StoreError } = await import('../src/store/index.js');
   store.putTenant = async () => {
     throw new StoreError('STORE_UNAVAILABLE', 'redis', 'Redis write failed');
   };
-  const admin = await startAdminServer({ host: '127.0.0.1', port: 0, tokens: [{ name: 'cli', token: TOKEN }], store, logger: createLogger('silent') });
+  const admin = await cliAdmin(store);
   t.teardown(() => admin.close());
   const stderr = new Capture();
-  const code = await runAllowlistCommand(['add', 'acme', '10.0.0.1', '--url', `http://127.0.0.1:${admin.port}`, '--token', TOKEN], {
+  const code = await runAllowlistCommand(['add', 'acme', '10.0.0.1', '--url', `http://127.0.0.1:${admin.port}`, '--token', CLI_TOKEN], {
     stdout: new Capture(),
     stderr,
     env: {},

@@ -1,35 +1,12 @@
 // The tenants command and the admin API edit a tenant's upstream list and routing live: --upstreams replaces the single upstream, and back; bad lists are refused with the field named.
 import t from 'tap';
-import { PassThrough, Writable } from 'node:stream';
-import { createLogger } from '../src/observability/index.js';
-import { MemoryStore } from '../src/store/index.js';
-import { startAdminServer } from '../src/admin/index.js';
-import { runTenantsCommand } from '../src/cli/tenants.js';
-import { parseConfig } from '../src/config/index.js';
-
-const TOKEN = 'cli-token-0123456789abcdef';
-
-class Capture extends Writable {
-  text = '';
-  override _write(chunk: Buffer, _enc: string, cb: () => void): void {
-    this.text += chunk.toString();
-    cb();
-  }
-}
+import { acmeStore, cliAdmin } from './fixtures/cli.js';
 
 t.test('upstream list through the CLI', async (t) => {
-  const store = new MemoryStore(parseConfig({ tenants: [{ id: 'acme', upstream: { host: '10.0.0.5' } }] }).tenants);
-  const admin = await startAdminServer({ host: '127.0.0.1', port: 0, tokens: [{ name: 'cli', token: TOKEN }], store, logger: createLogger('silent') });
+  const store = acmeStore();
+  const admin = await cliAdmin(store);
   t.teardown(() => admin.close());
-  const env = { PGPORTER_ADMIN_URL: `http://127.0.0.1:${admin.port}`, PGPORTER_ADMIN_TOKEN: TOKEN };
-  const run = async (argv: string[]) => {
-    const stdout = new Capture();
-    const stderr = new Capture();
-    const stdin = new PassThrough();
-    stdin.end('');
-    const code = await runTenantsCommand(argv, { stdout, stderr, env, stdin });
-    return { code, out: stdout.text, err: stderr.text };
-  };
+  const run = (argv: string[]) => admin.run('tenants', argv);
 
   let r = await run(['update', 'acme', '--upstreams', 'one=10.0.0.5:5432@ams/primary,two=[fdaa::2]:5433@fra', '--default-target', 'prefer-standby']);
   t.equal(r.code, 0, r.err);
