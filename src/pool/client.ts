@@ -264,6 +264,13 @@ export class PoolClient implements FrameSink, ServerPeer, StatementOwner {
     this.fail(new ClientError('SERVER_LOST', 'server closed the connection unexpectedly'), 'server');
   }
 
+  exchangeEnded(): void {
+    this.out.push(READY_IDLE);
+    this.readyForQuery(true, false);
+    this.flush();
+    this.detach(false);
+  }
+
   // --- ServerPeer: what the bound server tells its client ---
 
   /** The server's ParameterStatus: the client follows its own SETs; it hears only about values it has not seen. */

@@ -381,7 +381,14 @@ export class Pool implements ServerHost, ClientHost {
 
   /** Closes every server now, busy ones included: their transactions end with an error (the writer was lost or fenced). */
   closeServersNow(reason: string): void {
-    for (const s of [...this.servers]) s.close(reason);
+    for (const s of [...this.servers]) {
+      const c = s.client;
+      // Transaction mode: its client's statement already failed and nothing more can run there. The client keeps its
+      // session (as when the reply had come first) rather than being ended for a server that only owed a ReadyForQuery.
+      const spare = this.mode === 'transaction' && c !== undefined && s.state === 'active' && s.failedIdle && !c.framer.midMessage;
+      s.close(reason);
+      if (spare) c.exchangeEnded();
+    }
   }
 
   // --- timers and shutdown ---

@@ -42,6 +42,8 @@ export interface ServerPeer {
   detach(clean: boolean): void;
   /** This server's connection died under the client. */
   serverLost(): void;
+  /** Its server is being closed with only the ReadyForQuery of the client's failed exchange owed: answer it and let go. */
+  exchangeEnded(): void;
   /** A ReadyForQuery was forwarded (latency figures): `idle` status 'I', `moreOwed` further replies outstanding. */
   readyForQuery(idle: boolean, moreOwed: boolean): void;
   /** A transaction ended with nothing outstanding (ReadyForQuery 'I'): a boundary where the session may end. */

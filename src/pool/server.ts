@@ -40,6 +40,9 @@ export class PooledServer implements FrameSink {
   private status = ST_IDLE;
   /** After an error in an extended-query batch the server skips everything up to the next Sync. */
   private errSkip = false;
+  /** Since the last ReadyForQuery: a statement completed; the client's exchange failed before any did. */
+  private ran = false;
+  private failedFirst = false;
   /** The server is in copy-in mode: it ignores Sync and Flush until CopyDone or CopyFail. */
   private copyIn = false;
   /** Whether the reset under way drops prepared statements (session mode's reset query) or not (RESET ALL). */
@@ -112,6 +115,15 @@ export class PooledServer implements FrameSink {
   /** Nothing owed, not in a transaction, not mid-COPY: safe to hand to another client. */
   get clean(): boolean {
     return this.expect.length === 0 && this.status === ST_IDLE && !this.copyIn && !this.errSkip && !this.framer.midMessage;
+  }
+
+  /**
+   * The client's exchange failed (ERROR) before any of its statements completed, outside a transaction block, and only
+   * its ReadyForQuery is owed: nothing can run here before the client is let go, and that reply can only say idle.
+   */
+  get failedIdle(): boolean {
+    const h = this.expect.peek();
+    return this.failedFirst && this.status === ST_IDLE && this.expect.length === 1 && (h === Exp.Query || h === Exp.Sync) && !this.copyIn && !this.framer.midMessage;
   }
 
   /** Inside a transaction with nothing outstanding: the client is idle in transaction. */
@@ -188,7 +200,7 @@ export class PooledServer implements FrameSink {
   }
 
   close(reason: string): void {
-    if (this._state === 'closed') return;
+    if (this._state === 'closed' || this.socket.destroyed) return;
     this.host.debug('closing server connection', { reason, serverPid: this.key.pid });
     this.closeReason = reason;
     this.socket.destroy();
@@ -335,6 +347,8 @@ export class PooledServer implements FrameSink {
     switch (type) {
       case B.ReadyForQuery: {
         this.status = buf[start + 5]!;
+        this.ran = false;
+        this.failedFirst = false;
         const answered = q.shiftThroughSync();
         this.copyIn = false;
         if (answered === Exp.Settings) this.settingsDone();
@@ -405,6 +419,7 @@ export class PooledServer implements FrameSink {
 
   /** CommandComplete, EmptyQueryResponse, PortalSuspended: an Execute answered, or one statement of a Query. */
   private commandDone(head: Exp | 0, buf: Buffer, start: number, end: number): void {
+    this.ran = true;
     if (head === Exp.Execute) {
       this.expect.shift();
       this.toClient(buf, start, end);
@@ -417,6 +432,10 @@ export class PooledServer implements FrameSink {
     const c = this._client;
     // 25006 read_only_sql_transaction: a write reached a server that is read-only now (demoted or fenced).
     if (isReadOnlyError(buf, start, end)) this.host.roleHint();
+    if (c && !this.ran && head !== 0 && head !== Exp.Settings && head !== Exp.QuerySwallow && head !== Exp.FunctionCall) {
+      const f = errorFields(buf, start, end);
+      this.failedFirst = (f.V ?? f.S) === 'ERROR';
+    }
     if (head === Exp.Settings) this.settings.refuse(errorFields(buf, start, end));
     else if (head === Exp.QuerySwallow) this.host.debug('injected query failed', { serverPid: this.key.pid, error: errorFields(buf, start, end).M });
     else if (c) {
