@@ -3,7 +3,7 @@ import t from 'tap';
 import { createLogger, Metrics } from '../src/observability/index.js';
 import { createStore, type Store, type TenantRecord } from '../src/store/index.js';
 import { parseConfig } from '../src/config/index.js';
-import { freePort, waitFor } from './fixtures/ports.js';
+import { freePort, sleep, waitFor } from './fixtures/ports.js';
 import { RedisFixture } from './fixtures/redis.js';
 
 const logger = createLogger('silent');
@@ -98,4 +98,24 @@ t.test('cold start with Redis down: loaded=false, seeds served, then loads when 
   await waitFor(() => s.status().loaded && s.status().healthy, 'store to load once Redis answers', 10_000);
   await s.putTenant(tenant('beta'));
   t.ok(s.getTenant('beta'), 'writes accepted once loaded');
+});
+
+t.test('close() while Redis is lost with a write in flight returns (ioredis keeps that write for a reconnect that never comes)', async (t) => {
+  const redis = await RedisFixture.start();
+  t.teardown(() => redis.destroy());
+  const s = node(redis.url, [tenant('acme')]);
+  await s.start();
+  t.ok(s.status().loaded, 'loaded');
+  // Frozen, Redis takes the write and never answers; killed, its connection drops with the write still owed.
+  process.kill(redis.pid!, 'SIGSTOP');
+  const write = s.putTenant(tenant('beta')).then(
+    () => 'written',
+    () => 'refused',
+  );
+  await sleep(100);
+  await redis.stop();
+  await waitFor(() => !s.status().healthy, 'the store to see Redis gone', 5000, 5);
+  const outcome = await Promise.race([s.close().then(() => 'closed'), sleep(5000).then(() => 'still waiting after 5 s')]);
+  t.equal(outcome, 'closed', 'close() does not wait for the stranded write');
+  t.equal(await Promise.race([write, sleep(10).then(() => 'pending')]), 'pending', 'the write was indeed stranded (nothing settled it)');
 });

@@ -2,7 +2,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../observability/index.js';
-import { openRedis, type RedisTarget } from './redis-client.js';
+import { closeRedis, openRedis, type RedisTarget } from '../net/index.js';
 import type { Fleet, FleetLock, ForwardedCancel, MachineEvent, NodeInfo, TenantActivity } from './types.js';
 
 export interface RedisFleetOptions {
@@ -83,8 +83,8 @@ export class RedisFleet implements Fleet {
 
   async start(): Promise<void> {
     const onError = (err: Error) => this.log.debug({ err: err.message }, 'fleet Redis connection error');
-    this.cmd = openRedis(this.opts.redis, 'fleet', onError);
-    this.sub = openRedis(this.opts.redis, 'fleet-subscriber', onError);
+    this.cmd = openRedis(this.opts.redis, { name: 'fleet', subscriber: false }, onError);
+    this.sub = openRedis(this.opts.redis, { name: 'fleet-subscriber', subscriber: true }, onError);
     this.sub.on('message', (channel: string, message: string) => this.onMessage(channel, message));
     // Commands fail at once until the connection is ready (no offline queue): wait for it, bounded like the store's.
     await whenReady(this.cmd, this.opts.redis.connectTimeoutMs);
@@ -113,8 +113,7 @@ export class RedisFleet implements Fleet {
       for (const tenant of this.activity.keys()) m.hdel(`${this.p}fleet:idle:${tenant}`, this.nodeId);
       await m.exec().catch(() => undefined);
     }
-    this.cmd?.disconnect();
-    this.sub?.disconnect();
+    await closeRedis([this.cmd, this.sub]);
   }
 
   healthy(): boolean {

@@ -1,6 +1,6 @@
 // Fleet-wide bans in Redis: counting and banning in one Lua script, announced on a channel, re-read every second; Redis down means enforcing what is known and counting here.
-import { readFileSync } from 'node:fs';
-import { Redis, type RedisOptions } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { closeRedis, openRedis, type RedisRole } from '../net/index.js';
 import { PgporterError } from '../errors.js';
 import type { Logger } from '../observability/index.js';
 import { banKey, parseBanKey, BanCache, type BanEntry } from './ban-cache.js';
@@ -94,8 +94,8 @@ export class RedisBanBackend implements BanBackend {
   }
 
   async start(): Promise<void> {
-    this.cmd = this.client('commands', false);
-    this.sub = this.client('subscriber', true);
+    this.cmd = this.client({ name: 'bans-commands', subscriber: false });
+    this.sub = this.client({ name: 'bans-subscriber', subscriber: true });
     this.sub.on('message', (_channel: string, message: string) => this.onMessage(message));
     // (Re)subscribed: whatever was published meanwhile is lost, so read the whole list.
     this.sub.on('ready', () => void this.sync());
@@ -112,9 +112,7 @@ export class RedisBanBackend implements BanBackend {
   async close(): Promise<void> {
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
-    this.cmd?.disconnect();
-    this.sub?.disconnect();
-    await this.syncing?.catch(() => undefined);
+    await closeRedis([this.cmd, this.sub], this.syncing);
   }
 
   healthy(): boolean {
@@ -232,19 +230,8 @@ export class RedisBanBackend implements BanBackend {
     else if (m.op === 'lift') this.cache.remove(banKey(pair.tenant, pair.address));
   }
 
-  private client(role: string, offlineQueue: boolean): Redis {
-    const options: RedisOptions = {
-      connectionName: `pgporter-bans-${role}`,
-      connectTimeout: this.opts.connectTimeoutMs,
-      // Commands fail at once while disconnected: a failure is then counted here instead of waiting in a queue.
-      enableOfflineQueue: offlineQueue,
-      maxRetriesPerRequest: 1,
-      retryStrategy: (times: number) => Math.min(2000, 50 * 2 ** Math.min(times, 6)) + Math.floor(Math.random() * 100),
-    };
-    if (this.opts.password !== undefined) options.password = this.opts.password;
-    if (this.opts.url.startsWith('rediss://')) options.tls = this.opts.caFile ? { ca: readFileSync(this.opts.caFile) } : {};
-    const c = new Redis(this.opts.url, options);
-    c.on('error', (err: Error) => this.setHealthy(false, err.message));
+  private client(role: RedisRole): Redis {
+    const c = openRedis(this.opts, role, (err: Error) => this.setHealthy(false, err.message));
     c.on('close', () => this.setHealthy(false, 'connection closed'));
     return c;
   }

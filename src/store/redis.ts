@@ -1,6 +1,6 @@
 // The shared store: tenants in a Redis hash with a revision each, every write bumps a version and is pushed by pub/sub, with a periodic resync as the safety net.
-import { readFileSync } from 'node:fs';
-import { Redis, type RedisOptions } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { closeRedis, openRedis, type RedisRole } from '../net/index.js';
 import type { Logger } from '../observability/index.js';
 import { StoreError } from './errors.js';
 import type { StoreMetrics } from './metrics.js';
@@ -86,8 +86,8 @@ export class RedisStore implements Store {
     // Until Redis answers, serve the config's tenants so lookups work; loaded=false makes netrules refuse restricted ones.
     for (const t of this.opts.seed) this.table.upsert(t);
     const loadedOnce = new Promise<void>((resolve) => (this.onLoaded = resolve));
-    this.cmd = this.client('commands');
-    this.sub = this.client('subscriber');
+    this.cmd = this.client({ name: 'commands', subscriber: false, resubscribe: false });
+    this.sub = this.client({ name: 'subscriber', subscriber: true, resubscribe: false });
     this.cmd.on('ready', () => this.queueFullSync('connected'));
     this.sub.on('ready', () => {
       this.sub!.subscribe(this.keys.channel).then(
@@ -112,9 +112,7 @@ export class RedisStore implements Store {
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
     if (this.graceTimer) clearTimeout(this.graceTimer);
-    this.cmd?.disconnect();
-    this.sub?.disconnect();
-    await this.chain.catch(() => undefined);
+    await closeRedis([this.cmd, this.sub], this.chain);
   }
 
   getTenant(id: string): TenantRecord | undefined {
@@ -169,22 +167,8 @@ export class RedisStore implements Store {
     this.table.onChange(listener);
   }
 
-  private client(role: string): Redis {
-    const options: RedisOptions = {
-      connectionName: `pgporter-${role}`,
-      connectTimeout: this.opts.connectTimeoutMs,
-      // Fail commands at once while disconnected: an admin write should get a 503 now, not hang in a queue.
-      enableOfflineQueue: role === 'subscriber',
-      maxRetriesPerRequest: 1,
-      autoResubscribe: false,
-      retryStrategy: (times: number) => Math.min(2000, 50 * 2 ** Math.min(times, 6)) + Math.floor(Math.random() * 100),
-    };
-    if (this.opts.password !== undefined) options.password = this.opts.password;
-    if (this.opts.url.startsWith('rediss://')) {
-      options.tls = this.opts.caFile ? { ca: readFileSync(this.opts.caFile) } : {};
-    }
-    const c = new Redis(this.opts.url, options);
-    c.on('error', (err: Error) => this.failed('connect', err));
+  private client(role: RedisRole): Redis {
+    const c = openRedis(this.opts, role, (err: Error) => this.failed('connect', err));
     c.on('close', () => this.setHealthy(false, 'connection closed'));
     return c;
   }
