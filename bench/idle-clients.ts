@@ -1,5 +1,6 @@
 // `npm run bench:idle`: idle-client cost for PgBouncer and pgporter (1 and 2 workers), plus what each idle client adds to pgporter's heap, by constructor.
-// Environment: IDLE_CLIENTS, IDLE_CONCURRENCY, IDLE_POOL, IDLE_PGBOUNCER (0: skip it), IDLE_HEAP_CLIENTS (0: no snapshots),
+// Environment: IDLE_CLIENTS, IDLE_CONCURRENCY, IDLE_POOL, IDLE_PGBOUNCER (0: skip it), IDLE_WORKERS (pgporter worker counts to
+// measure, default `1,2`; empty: none), IDLE_HEAP_CLIENTS (0: no snapshots),
 // IDLE_KEEP_SNAPSHOTS (a directory to copy the heap snapshots into, for Chrome DevTools; default: they are deleted).
 // Heap growth is self size per constructor (retained size would need the dominator tree).
 import { copyFileSync, readdirSync, statSync } from 'node:fs';
@@ -19,6 +20,10 @@ const OPTS: IdleOptions = {
 };
 const POOL = Number(process.env.IDLE_POOL ?? 20);
 const WITH_PGBOUNCER = process.env.IDLE_PGBOUNCER !== '0';
+const WORKERS = (process.env.IDLE_WORKERS ?? '1,2')
+  .split(',')
+  .filter((w) => w.trim() !== '')
+  .map(Number);
 const HEAP_CLIENTS = Number(process.env.IDLE_HEAP_CLIENTS ?? 2000);
 const KEEP_SNAPSHOTS = process.env.IDLE_KEEP_SNAPSHOTS;
 
@@ -65,8 +70,7 @@ async function main(): Promise<void> {
     const pooler = { pgPort: db.port, pool: POOL, maxClients: OPTS.clients + OPTS.warmup + 100 };
     const starts: Array<() => Promise<Target>> = [
       ...(WITH_PGBOUNCER ? [() => startPgbouncer(pooler)] : []),
-      () => startPgporter({ ...pooler, workers: 1, proxyProtocol: 'off' }),
-      () => startPgporter({ ...pooler, workers: 2, proxyProtocol: 'off' }),
+      ...WORKERS.map((workers) => () => startPgporter({ ...pooler, workers, proxyProtocol: 'off' })),
     ];
     for (const start of starts) {
       const target = await start();

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { Config } from './config/index.js';
 import { ClientError } from './errors.js';
 import { createLogger, Metrics, setLogLevel, startObservabilityServer, type Logger, type ObservabilityServer } from './observability/index.js';
-import { PoolBackend, type AdmissionPeers, type Backend, type PoolFacts, type ServerPermits } from './pool/index.js';
+import { PoolBackend, type Admission, type AdmissionPeers, type Backend, type PoolFacts, type ServerPermits } from './pool/index.js';
 import { handleConnection, SessionRegistry } from './proxy/index.js';
 import { createStore, type Store } from './store/index.js';
 import { BanList, createAccessControl, type BanBackend } from './netrules/index.js';
@@ -309,6 +309,24 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
   return app;
 }
 
+/** An admission that also counts the client for suspend-when-idle; an object, not a closure, as each client keeps it. */
+class WakeAdmission implements Admission {
+  private released = false;
+
+  constructor(
+    private readonly inner: Admission,
+    private readonly wake: { clientDisconnected(id: string): void },
+    private readonly tenantId: string,
+  ) {}
+
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.inner.release();
+    this.wake.clientDisconnected(this.tenantId);
+  }
+}
+
 /** Counts admitted clients per tenant for suspend-when-idle: from admission (before any wake) to the session's end. */
 function countClientsForWake(backend: Backend, wake: { clientConnected(id: string): void; clientDisconnected(id: string): void }): Backend {
   return {
@@ -316,15 +334,7 @@ function countClientsForWake(backend: Backend, wake: { clientConnected(id: strin
       const admitted = backend.admit(tenant);
       if (admitted instanceof ClientError) return admitted;
       wake.clientConnected(tenant.id);
-      let released = false;
-      return {
-        release() {
-          if (released) return;
-          released = true;
-          admitted.release();
-          wake.clientDisconnected(tenant.id);
-        },
-      };
+      return new WakeAdmission(admitted, wake, tenant.id);
     },
     serve: (s, done) => backend.serve(s, done),
     endSession: (id, err) => backend.endSession(id, err),

@@ -155,7 +155,7 @@ export class ClientAuthenticator {
               ? { kind: 'password', password: c.password }
               : c.kind === 'scram'
                 ? { kind: 'scram-keys', clientKey: r.clientKey, serverKey: r.serverKey, salt: c.salt, iterations: c.iterations }
-                : { kind: 'none' };
+                : NO_SECRET;
           return this.finish({ ok: true, method: 'scram-sha-256', upstreamSecret }, Buffer.concat([authSaslFinal(r.serverFinal), AUTH_OK]));
         }
         default:
@@ -188,9 +188,12 @@ export class ClientAuthenticator {
   }
 }
 
+/** No secret: one object for every session that has none (each keeps it for as long as it lives). */
+const NO_SECRET: UpstreamSecret = Object.freeze({ kind: 'none' });
+
 /** What pgporter can log in upstream with when the client proved nothing that yields a key (trust, md5 hash). */
 function secretWithoutExchange(c: Credential | undefined): UpstreamSecret {
   if (c?.kind === 'plain') return { kind: 'password', password: c.password };
   if (c?.kind === 'md5') return { kind: 'md5-hash', hash: c.hash };
-  return { kind: 'none' };
+  return NO_SECRET;
 }

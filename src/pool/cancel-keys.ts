@@ -5,6 +5,8 @@ import { KEYS_PER_WORKER, keyPid } from '../fleet/index.js';
 
 export interface CancelRoute {
   tenantId: string;
+  /** The secret of the key its client was given (allocate's result): kept by the route, not in a record per key. */
+  readonly keySecret: number;
   /** The server currently serving the client, or undefined when it holds none (cancel is then a no-op). */
   current(): { target: UpstreamTarget; key: ServerKey } | undefined;
 }
@@ -14,20 +16,20 @@ export interface CancelRoute {
  * worker) so any node of the fleet knows where to send a CancelRequest; the rest of it and the secret are random.
  */
 export class CancelKeys {
-  private readonly routes = new Map<number, { secret: number; route: CancelRoute }>();
+  private readonly routes = new Map<number, CancelRoute>();
 
   constructor(
     private readonly slot = 0,
     private readonly worker = 0,
   ) {}
 
+  /** A fresh key for `route`, which must answer `keySecret` with the secret returned here before a cancel can reach it. */
   allocate(route: CancelRoute): { pid: number; secret: number } {
     let pid: number;
     do pid = keyPid(this.slot, this.worker, randomInt(1, KEYS_PER_WORKER));
     while (this.routes.has(pid));
-    const secret = randomInt(0, 0x7fffffff);
-    this.routes.set(pid, { secret, route });
-    return { pid, secret };
+    this.routes.set(pid, route);
+    return { pid, secret: randomInt(0, 0x7fffffff) };
   }
 
   release(pid: number): void {
@@ -36,7 +38,7 @@ export class CancelKeys {
 
   lookup(pid: number, secret: number): CancelRoute | undefined {
     const r = this.routes.get(pid);
-    return r && r.secret === secret ? r.route : undefined;
+    return r && r.keySecret === secret ? r : undefined;
   }
 }
 

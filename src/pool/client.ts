@@ -20,7 +20,7 @@ import { listenTo, stopListening } from './client-socket.js';
 /** How long an ending session waits for a server message being forwarded to finish before it just closes. */
 const END_WAIT_MS = 5000;
 
-const NO_KEY = { pid: 0, secret: 0 };
+const EMPTY = Buffer.alloc(0);
 
 export class PoolClient implements FrameSink, ServerPeer, StatementOwner {
   private _state: ClientState = 'starting';
@@ -41,7 +41,8 @@ export class PoolClient implements FrameSink, ServerPeer, StatementOwner {
   private pendingEnd: { err: ClientError; endedBy: SessionEnd['endedBy'] } | undefined;
   lastActive: number;
   waitingSince = 0;
-  readonly timer = new TransactionTimer();
+  /** Made at the client's first message: an idle client never needs one (nor its two boxed timestamps). */
+  private _timer: TransactionTimer | undefined;
   /** Paused because the server's socket is full. */
   private serverFull = false;
   /** Waiting for a server to confirm its startup settings (or to learn the pool's parameters) before the login ends. */
@@ -51,8 +52,9 @@ export class PoolClient implements FrameSink, ServerPeer, StatementOwner {
   private settle: SessionDone | undefined;
   /** When the backend started serving it (SHOW CLIENTS connect_time), epoch ms. */
   readonly servedSince = Date.now();
-  /** pgporter's BackendKeyData for this client. */
-  private key: { pid: number; secret: number } = NO_KEY;
+  /** pgporter's BackendKeyData for this client (two small integers, no object per client). */
+  keyPid = 0;
+  keySecret = 0;
 
   constructor(
     readonly session: ClientSession,
@@ -65,6 +67,10 @@ export class PoolClient implements FrameSink, ServerPeer, StatementOwner {
     this.bytesWritten0 = this.socket.bytesWritten;
   }
 
+  get timer(): TransactionTimer {
+    return (this._timer ??= new TransactionTimer());
+  }
+
   get framer(): Framer {
     return (this._framer ??= new Framer(this, 'client', MAX_FRONTEND_MESSAGE));
   }
@@ -75,10 +81,6 @@ export class PoolClient implements FrameSink, ServerPeer, StatementOwner {
   }
 
   // --- CancelRoute: what a CancelRequest with this client's key reaches ---
-
-  get keyPid(): number {
-    return this.key.pid;
-  }
 
   get tenantId(): string {
     return this.session.tenant.id;
@@ -122,7 +124,8 @@ export class PoolClient implements FrameSink, ServerPeer, StatementOwner {
    * needs no server first, and the client is ready at once (no promise, no timer).
    */
   run(key: { pid: number; secret: number }, settle: SessionDone): void {
-    this.key = key;
+    this.keyPid = key.pid;
+    this.keySecret = key.secret;
     this.settle = settle;
     try {
       this.settings.parseStartup(this.session.params);
@@ -165,17 +168,20 @@ export class PoolClient implements FrameSink, ServerPeer, StatementOwner {
   /** Sends the ParameterStatus set, pgporter's BackendKeyData and ReadyForQuery, then relays until the client leaves. */
   private start(): void {
     const hello = this.settings.hello(this.host.defaults);
-    const key = this.key;
     const greeting = this.session.greeting;
     if (greeting !== undefined) {
       this.session.greeting = undefined;
       hello.unshift(greeting);
     }
-    hello.push(backendKeyData(key.pid, key.secret), READY_IDLE);
+    hello.push(backendKeyData(this.keyPid, this.keySecret), READY_IDLE);
     this.out.push(Buffer.concat(hello));
     const s = this.socket;
+    // The startup reader lets go first: its 'end' listener gone before ours comes, the socket's 'end' list is a
+    // two-entry array, not one grown to twenty slots by a third entry pushed for a moment (176 bytes per idle client).
+    const reader = this.session.reader;
+    this.session.reader = undefined;
+    const pending = reader === undefined ? EMPTY : reader.detach();
     listenTo(s, this);
-    const pending = this.session.reader.detach();
     if (pending.length) this.feed(pending);
     else this.flush();
     // A client that left while it waited for its first server (a login, a wake) closed before these listeners.

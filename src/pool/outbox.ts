@@ -5,7 +5,8 @@ import type { Socket } from 'node:net';
 const JOIN_LIMIT = 16 * 1024;
 
 export class Outbox {
-  private parts: Buffer[] = [];
+  /** Undefined when empty: an idle connection keeps no array (the next write makes one). */
+  private parts: Buffer[] | undefined;
   private bytes = 0;
   // The open range: consecutive forwarded messages of one chunk become one subarray.
   private chunk: Buffer | undefined;
@@ -29,7 +30,7 @@ export class Outbox {
   /** Queues a message pgporter built (or copied). */
   push(buf: Buffer): void {
     this.cut();
-    this.parts.push(buf);
+    (this.parts ??= []).push(buf);
     this.bytes += buf.length;
   }
 
@@ -41,8 +42,8 @@ export class Outbox {
   flush(): boolean {
     this.cut();
     const parts = this.parts;
-    if (parts.length === 0) return true;
-    this.parts = [];
+    if (parts === undefined) return true;
+    this.parts = undefined;
     const bytes = this.bytes;
     this.bytes = 0;
     const s = this.socket;
@@ -58,7 +59,7 @@ export class Outbox {
 
   /** Drops whatever is queued (the destination is gone). */
   discard(): void {
-    this.parts = [];
+    this.parts = undefined;
     this.bytes = 0;
     this.chunk = undefined;
   }
@@ -66,7 +67,7 @@ export class Outbox {
   private cut(): void {
     if (this.chunk === undefined) return;
     if (this.end > this.start) {
-      this.parts.push(this.chunk.subarray(this.start, this.end));
+      (this.parts ??= []).push(this.chunk.subarray(this.start, this.end));
       this.bytes += this.end - this.start;
     }
     this.chunk = undefined;

@@ -4,7 +4,7 @@ import { isRouted, sameTarget, tenantUpstreams, type MachineSubject, type Server
 import type { Config } from '../config/index.js';
 import type { Logger, Metrics } from '../observability/index.js';
 import type { TenantRecord } from '../store/index.js';
-import type { Backend, CancelTarget, ClientSession, SessionDone } from './types.js';
+import type { Admission, Backend, CancelTarget, ClientSession, SessionDone } from './types.js';
 import { CancelKeys, sendCancel } from './cancel-keys.js';
 import { Pool } from './pool.js';
 import type { PoolContext } from './pool-context.js';
@@ -74,6 +74,22 @@ export interface PoolBackendOptions {
  */
 function near(clients: number, limit: number | undefined): boolean {
   return limit !== undefined && clients >= limit - Math.max(16, limit >> 2);
+}
+
+/** One admitted client's count: two fields and a flag per client, where closures cost a context and two functions. */
+class TenantAdmission implements Admission {
+  private released = false;
+
+  constructor(
+    private readonly backend: PoolBackend,
+    private readonly tenant: TenantRecord,
+  ) {}
+
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.backend.admissionReleased(this.tenant);
+  }
 }
 
 export class PoolBackend implements Backend {
@@ -151,7 +167,7 @@ export class PoolBackend implements Backend {
     this.timer.unref();
   }
 
-  admit(tenant: TenantRecord): { release(): void } | ClientError {
+  admit(tenant: TenantRecord): Admission | ClientError {
     const perTenant = this.clientsByTenant.get(tenant.id) ?? 0;
     const max = tenant.pool.maxClientConnections;
     const peers = this.opts.peers;
@@ -167,24 +183,27 @@ export class PoolBackend implements Backend {
     }
     this.clientsByTenant.set(tenant.id, perTenant + 1);
     this.clientsTotal++;
-    const nearLimit = (n: number): boolean =>
-      peers !== undefined &&
-      (near(this.clientsTotal + peers.totalElsewhere(), this.opts.config.pool.maxClientConnections) ||
-        near(n + peers.tenantElsewhere(tenant.id), tenant.pool.maxClientConnections) ||
-        near(n + (this.opts.clientsElsewhere?.(tenant.id) ?? 0), tenant.pool.maxClientConnectionsFleet));
-    peers?.counted(tenant.id, perTenant + 1, nearLimit(perTenant + 1));
-    let released = false;
-    return {
-      release: () => {
-        if (released) return;
-        released = true;
-        this.clientsTotal--;
-        const n = (this.clientsByTenant.get(tenant.id) ?? 1) - 1;
-        if (n > 0) this.clientsByTenant.set(tenant.id, n);
-        else this.clientsByTenant.delete(tenant.id);
-        peers?.counted(tenant.id, n, nearLimit(n + 1));
-      },
-    };
+    peers?.counted(tenant.id, perTenant + 1, this.nearLimit(peers, tenant, perTenant + 1));
+    return new TenantAdmission(this, tenant);
+  }
+
+  /** A TenantAdmission let go (once): the client no longer counts against the limits. */
+  admissionReleased(tenant: TenantRecord): void {
+    this.clientsTotal--;
+    const n = (this.clientsByTenant.get(tenant.id) ?? 1) - 1;
+    if (n > 0) this.clientsByTenant.set(tenant.id, n);
+    else this.clientsByTenant.delete(tenant.id);
+    const peers = this.opts.peers;
+    peers?.counted(tenant.id, n, this.nearLimit(peers, tenant, n + 1));
+  }
+
+  /** Whether `n` clients of the tenant here (or the node's total) are near a limit the other workers must hear of at once. */
+  private nearLimit(peers: AdmissionPeers, tenant: TenantRecord, n: number): boolean {
+    return (
+      near(this.clientsTotal + peers.totalElsewhere(), this.opts.config.pool.maxClientConnections) ||
+      near(n + peers.tenantElsewhere(tenant.id), tenant.pool.maxClientConnections) ||
+      near(n + (this.opts.clientsElsewhere?.(tenant.id) ?? 0), tenant.pool.maxClientConnectionsFleet)
+    );
   }
 
   /** Not async: an idle session keeps no suspended frame, only its client (which calls `done` once). */

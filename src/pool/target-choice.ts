@@ -4,6 +4,7 @@ import { routingOf, type Target } from '../config/schema-ha.js';
 import { clientTarget, isRouted } from '../upstream/index.js';
 import { splitOptions } from './params.js';
 import type { ClientSession } from './types.js';
+import type { PacketReader } from '../proxy/packet-reader.js';
 
 const KEY = 'target_session_attrs';
 
@@ -46,6 +47,12 @@ export function targetOf(session: ClientSession): { session: ClientSession; targ
       get: () => session.greeting,
       set: (v: Buffer | undefined) => {
         session.greeting = v;
+      },
+    },
+    reader: {
+      get: () => session.reader,
+      set: (v: PacketReader | undefined) => {
+        session.reader = v;
       },
     },
   });

@@ -10,8 +10,11 @@ import type { ClientError } from '../errors.js';
 export interface ClientSession {
   readonly id: number;
   readonly socket: Socket;
-  /** Reads typed messages during authentication; detach() hands back unread bytes for the relay. */
-  readonly reader: PacketReader;
+  /**
+   * Reads typed messages during authentication; detach() hands back unread bytes for the relay. Whoever detaches it
+   * clears it (an idle session keeps no startup reader).
+   */
+  reader: PacketReader | undefined;
   readonly tenant: TenantRecord;
   /** User name to present upstream (tenant suffix stripped). */
   readonly user: string;
@@ -50,13 +53,19 @@ export interface CancelTarget {
   cancel(): void;
 }
 
+/** A client counted against its limits until `release` (idempotent); an object with a method, so a session holds no closure for it. */
+export interface Admission {
+  release(): void;
+}
+
 /** Serves admitted clients and routes CancelRequests. */
 export interface Backend {
   /**
    * As soon as tenant and allowlist are known, before authentication: counts the client against
-   * maxClientConnections. Returns a release function, or the ClientError (53300) to refuse with.
+   * maxClientConnections. Returns the admission (call its `release` once the client is gone; a second call does
+   * nothing), or the ClientError (53300) to refuse with.
    */
-  admit(tenant: TenantRecord): { release(): void } | ClientError;
+  admit(tenant: TenantRecord): Admission | ClientError;
   /**
    * Runs an authenticated client's session to its end (the backend sends ParameterStatus, BackendKeyData and
    * ReadyForQuery, after `session.greeting`), then calls `done.ended` (the socket is closed by then); or

@@ -4,6 +4,7 @@ import type { Socket } from 'node:net';
 import { ClientError } from '../errors.js';
 import { SSL_NO, SSL_YES, StartupCode, negotiateProtocolVersion } from '../protocol/index.js';
 import { PacketReader } from './packet-reader.js';
+import { intern } from './intern.js';
 
 /** The newest protocol minor version pgporter speaks (3.0). */
 const SUPPORTED_MINOR = 0;
@@ -46,8 +47,9 @@ function parseStartupParams(body: Buffer): { params: Map<string, string>; option
     if (nameEnd < 0 || nameEnd + 1 >= end) throw new ClientError('STARTUP_INVALID', 'invalid startup packet layout: expected terminator as last byte');
     const valueEnd = body.indexOf(0, nameEnd + 1);
     if (valueEnd < 0) throw new ClientError('STARTUP_INVALID', 'invalid startup packet layout: expected terminator as last byte');
-    const name = body.toString('utf8', i, nameEnd);
-    const value = body.toString('utf8', nameEnd + 1, valueEnd);
+    // Interned: every session keeps its user, database and the rest for as long as it lives.
+    const name = intern(body.toString('utf8', i, nameEnd));
+    const value = intern(body.toString('utf8', nameEnd + 1, valueEnd));
     // Protocol options (_pq_.*) are ones we may not understand: report them via NegotiateProtocolVersion.
     if (name.startsWith('_pq_.')) options.push(name);
     else params.set(name, value);
