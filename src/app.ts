@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { Config } from './config/index.js';
 import { ClientError } from './errors.js';
 import { createLogger, Metrics, setLogLevel, startObservabilityServer, type Logger, type ObservabilityServer } from './observability/index.js';
-import { PoolBackend, type Admission, type AdmissionPeers, type Backend, type PoolFacts, type ServerPermits } from './pool/index.js';
+import { PoolBackend, type AdmissionPeers, type Backend, type PoolFacts, type ServerPermits } from './pool/index.js';
 import { handleConnection, SessionRegistry } from './proxy/index.js';
 import { createStore, type Store } from './store/index.js';
 import { BanList, createAccessControl, type BanBackend } from './netrules/index.js';
@@ -104,6 +104,8 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
     serverEpoch: (id) => wake.epoch(id),
     cancelSlot: fleet.slot,
     clientsElsewhere: (id) => fleet.clientsElsewhere(id),
+    // Suspend-when-idle counts admitted clients per tenant: from admission (before any wake) to the session's end.
+    admissions: { admitted: (id) => wake.clientConnected(id), released: (id) => wake.clientDisconnected(id) },
     ...(worker ? { cancelWorker: worker.index, permits: worker.permits, peers: worker.peers, facts: worker.facts } : {}),
     ...(process.env.FLY_REGION ? { localRegion: process.env.FLY_REGION } : {}),
     upstreamAsleep: (m) => wake.asleep(m),
@@ -123,7 +125,7 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
     void pools.closeTenantServers(e.id);
     pools.tenantDeleted(e.id);
   });
-  const backend: Backend = countClientsForWake(pools, wake);
+  const backend: Backend = pools;
   // Reads the tenant afresh on every lookup, so an edited tenant's auth settings apply at once.
   const credentials = new CredentialResolver({
     tenant: (id) => store.getTenant(id),
@@ -307,38 +309,4 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
       })()),
   };
   return app;
-}
-
-/** An admission that also counts the client for suspend-when-idle; an object, not a closure, as each client keeps it. */
-class WakeAdmission implements Admission {
-  private released = false;
-
-  constructor(
-    private readonly inner: Admission,
-    private readonly wake: { clientDisconnected(id: string): void },
-    private readonly tenantId: string,
-  ) {}
-
-  release(): void {
-    if (this.released) return;
-    this.released = true;
-    this.inner.release();
-    this.wake.clientDisconnected(this.tenantId);
-  }
-}
-
-/** Counts admitted clients per tenant for suspend-when-idle: from admission (before any wake) to the session's end. */
-function countClientsForWake(backend: Backend, wake: { clientConnected(id: string): void; clientDisconnected(id: string): void }): Backend {
-  return {
-    admit(tenant) {
-      const admitted = backend.admit(tenant);
-      if (admitted instanceof ClientError) return admitted;
-      wake.clientConnected(tenant.id);
-      return new WakeAdmission(admitted, wake, tenant.id);
-    },
-    serve: (s, done) => backend.serve(s, done),
-    endSession: (id, err) => backend.endSession(id, err),
-    cancelTarget: (pid, secret) => backend.cancelTarget(pid, secret),
-    close: () => backend.close(),
-  };
 }

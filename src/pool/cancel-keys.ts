@@ -15,8 +15,8 @@ export interface CancelRoute {
  * Allocates unique (pid, secret) pairs for clients and resolves them back. The pid names this node's slot (and
  * worker) so any node of the fleet knows where to send a CancelRequest; the rest of it and the secret are random.
  */
-export class CancelKeys {
-  private readonly routes = new Map<number, CancelRoute>();
+export class CancelKeys<R extends CancelRoute = CancelRoute> {
+  private readonly routes = new Map<number, R>();
 
   constructor(
     private readonly slot = 0,
@@ -24,7 +24,7 @@ export class CancelKeys {
   ) {}
 
   /** A fresh key for `route`, which must answer `keySecret` with the secret returned here before a cancel can reach it. */
-  allocate(route: CancelRoute): { pid: number; secret: number } {
+  allocate(route: R): { pid: number; secret: number } {
     let pid: number;
     do pid = keyPid(this.slot, this.worker, randomInt(1, KEYS_PER_WORKER));
     while (this.routes.has(pid));
@@ -36,7 +36,16 @@ export class CancelKeys {
     this.routes.delete(pid);
   }
 
-  lookup(pid: number, secret: number): CancelRoute | undefined {
+  /** Routes holding a key: every client being served, in the order they got theirs. */
+  get size(): number {
+    return this.routes.size;
+  }
+
+  routesNow(): IterableIterator<R> {
+    return this.routes.values();
+  }
+
+  lookup(pid: number, secret: number): R | undefined {
     const r = this.routes.get(pid);
     return r && r.keySecret === secret ? r : undefined;
   }

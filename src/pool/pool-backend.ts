@@ -4,7 +4,7 @@ import { isRouted, sameTarget, tenantUpstreams, type MachineSubject, type Server
 import type { Config } from '../config/index.js';
 import type { Logger, Metrics } from '../observability/index.js';
 import type { TenantRecord } from '../store/index.js';
-import type { Admission, Backend, CancelTarget, ClientSession, SessionDone } from './types.js';
+import type { Admission, Backend, CancelTarget, ClientSession, ServedSession, SessionDone } from './types.js';
 import { CancelKeys, sendCancel } from './cancel-keys.js';
 import { Pool } from './pool.js';
 import type { PoolContext } from './pool-context.js';
@@ -52,6 +52,11 @@ export interface PoolBackendOptions {
   permits?: ServerPermits;
   /** The node's other workers' client counts. Default: none. */
   peers?: AdmissionPeers;
+  /**
+   * Hears each admission and its release, after the counts here (suspend-when-idle counts its clients so). A hook
+   * rather than a wrapping Backend: each idle client would keep a wrapper admission of its own.
+   */
+  admissions?: { admitted(tenantId: string): void; released(tenantId: string): void };
   /** What the same pools learned on the other workers (server defaults, accepted settings). Default: none. */
   facts?: PoolFacts;
   /** Clients of a tenant on the other nodes of the fleet (for maxClientConnectionsFleet). Default: none. */
@@ -94,8 +99,8 @@ class TenantAdmission implements Admission {
 
 export class PoolBackend implements Backend {
   private readonly pools = new Map<string, Pool>();
-  private readonly keys: CancelKeys;
-  private readonly sessions = new Map<number, PoolClient>();
+  /** Every client being served holds a cancel key: this is also the index of the sessions (no map of them by id). */
+  private readonly keys: CancelKeys<PoolClient>;
   /** Set once pgporter drains: sessions end at their next transaction boundary, new ones are refused. */
   private draining: ClientError | undefined;
   /** Tenants paused by PAUSE: pools created for them later start paused too. */
@@ -184,6 +189,7 @@ export class PoolBackend implements Backend {
     this.clientsByTenant.set(tenant.id, perTenant + 1);
     this.clientsTotal++;
     peers?.counted(tenant.id, perTenant + 1, this.nearLimit(peers, tenant, perTenant + 1));
+    this.opts.admissions?.admitted(tenant.id);
     return new TenantAdmission(this, tenant);
   }
 
@@ -195,6 +201,7 @@ export class PoolBackend implements Backend {
     else this.clientsByTenant.delete(tenant.id);
     const peers = this.opts.peers;
     peers?.counted(tenant.id, n, this.nearLimit(peers, tenant, n + 1));
+    this.opts.admissions?.released(tenant.id);
   }
 
   /** Whether `n` clients of the tenant here (or the node's total) are near a limit the other workers must hear of at once. */
@@ -207,8 +214,11 @@ export class PoolBackend implements Backend {
   }
 
   /** Not async: an idle session keeps no suspended frame, only its client (which calls `done` once). */
-  serve(original: ClientSession, done: SessionDone): void {
-    if (this.draining) return done.failed(this.draining);
+  serve(original: ClientSession, done: SessionDone): ServedSession | undefined {
+    if (this.draining) {
+      done.failed(this.draining);
+      return undefined;
+    }
     // target_session_attrs (and a -ro database suffix for routed tenants) is pgporter's to read, never a server setting.
     const { session, target } = targetOf(original);
     let client: PoolClient;
@@ -222,17 +232,15 @@ export class PoolBackend implements Backend {
       client = new PoolClient(session, pool);
       pool.clients.add(client);
     }
-    this.sessions.set(session.id, client);
     const key = this.keys.allocate(client);
     client.run(key, done);
+    return client.state === 'closed' ? undefined : client;
   }
 
   /** A served client is gone (its pool, or its routed host, has already let it go). */
   private clientEnded(client: PoolClient): void {
-    const id = client.session.id;
     this.keys.release(client.keyPid);
-    this.sessions.delete(id);
-    if (this.sessions.size === 0) this.sessionsGone?.();
+    if (this.keys.size === 0) this.sessionsGone?.();
   }
 
   /**
@@ -241,8 +249,8 @@ export class PoolBackend implements Backend {
    */
   async drain(err: ClientError, deadlineMs: number): Promise<void> {
     this.draining = err;
-    for (const c of this.sessions.values()) c.drain(err);
-    if (this.sessions.size > 0) {
+    for (const c of this.keys.routesNow()) c.drain(err);
+    if (this.keys.size > 0) {
       let timer: NodeJS.Timeout | undefined;
       await new Promise<void>((resolve) => {
         this.sessionsGone = resolve;
@@ -251,7 +259,7 @@ export class PoolBackend implements Backend {
       clearTimeout(timer);
       this.sessionsGone = undefined;
     }
-    for (const c of [...this.sessions.values()]) c.fail(err);
+    for (const c of [...this.keys.routesNow()]) c.fail(err);
   }
 
   /** PAUSE a tenant: transactions under way finish, no new one starts, its servers close. Resolves once they have. */
@@ -267,13 +275,6 @@ export class PoolBackend implements Backend {
 
   isPaused(tenantId: string): boolean {
     return this.pausedTenants.has(tenantId);
-  }
-
-  endSession(sessionId: number, err: ClientError): boolean {
-    const client = this.sessions.get(sessionId);
-    if (client === undefined) return false;
-    client.fail(err, 'pgporter');
-    return true;
   }
 
   cancelTarget(pid: number, secret: number): CancelTarget | undefined {

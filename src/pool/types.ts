@@ -33,6 +33,15 @@ export interface ClientSession {
   greeting?: Buffer | undefined;
 }
 
+/**
+ * A session a Backend is serving, as its caller may end it (tenant deleted, address no longer allowed): the client
+ * gets `err` at a message boundary, and the closing log line says pgporter ended it. The caller keeps it instead of
+ * the backend keeping an index of its sessions by id.
+ */
+export interface ServedSession {
+  fail(err: ClientError): void;
+}
+
 /** Who hears how a session served by a Backend ended. */
 export interface SessionDone {
   ended(end: SessionEnd): void;
@@ -70,14 +79,10 @@ export interface Backend {
    * Runs an authenticated client's session to its end (the backend sends ParameterStatus, BackendKeyData and
    * ReadyForQuery, after `session.greeting`), then calls `done.ended` (the socket is closed by then); or
    * `done.failed` with the error the login fails with (nothing sent; the caller refuses the client). Callbacks, not
-   * a promise: an idle session then holds no promise, reaction or closure for its end.
+   * a promise: an idle session then holds no promise, reaction or closure for its end. Returns the session being
+   * served, for the caller to end early until `done` hears its end; undefined when it ended at once.
    */
-  serve(session: ClientSession, done: SessionDone): void;
-  /**
-   * Ends a session being served (tenant deleted, address no longer allowed): the client gets `err` at a message
-   * boundary, and the closing log line says pgporter ended it. False when no such session is being served.
-   */
-  endSession(sessionId: number, err: ClientError): boolean;
+  serve(session: ClientSession, done: SessionDone): ServedSession | undefined;
   /** Finds what a CancelRequest key refers to; undefined for unknown keys (ignored, as PostgreSQL does). */
   cancelTarget(pid: number, secret: number): CancelTarget | undefined;
   close(): Promise<void>;

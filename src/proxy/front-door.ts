@@ -4,7 +4,7 @@ import type { SecureContext } from 'node:tls';
 import type { Config } from '../config/index.js';
 import { ClientError, PgporterError, toClientError } from '../errors.js';
 import { SessionLog, type LogLike, type Logger, type Metrics, type TenantConnections } from '../observability/index.js';
-import type { Admission, Backend, ClientSession, SessionDone, SessionEnd } from '../pool/index.js';
+import type { Admission, Backend, ClientSession, ServedSession, SessionDone, SessionEnd } from '../pool/index.js';
 import type { TenantRecord } from '../store/index.js';
 import { readProxyHeader } from './proxy-header-reader.js';
 import { describeTlvs } from './proxy-header-decode.js';
@@ -95,6 +95,8 @@ function ignore(): void {}
 class FrontSession implements ClientSession, OpenSession, SessionDone {
   readonly id = nextSessionId++;
   greeting: Buffer | undefined;
+  /** What the backend serves, while it does: end() goes through it. */
+  private served: ServedSession | undefined;
 
   constructor(
     private readonly deps: FrontDoorDeps,
@@ -120,13 +122,16 @@ class FrontSession implements ClientSession, OpenSession, SessionDone {
   end(err: ClientError): void {
     this.log.info({ event: 'ended', reason: err.kind }, `session ended by pgporter: ${err.message}`);
     // Through the backend, which ends it between two messages; a socket write here could land inside a DataRow.
-    if (!this.deps.backend.endSession(this.id, err)) refuse(this.socket, err);
+    const served = this.served;
+    if (served !== undefined) served.fail(err);
+    else refuse(this.socket, err);
   }
 
   /** Starts serving; the frame that logged the client in returns, and ended() or failed() finish the session. */
   serve(): void {
     this.deps.sessions.add(this);
-    this.deps.backend.serve(this, this);
+    // A session refused at once has left() inside serve() and gets undefined back.
+    this.served = this.deps.backend.serve(this, this);
   }
 
   ended(end: SessionEnd): void {
@@ -151,6 +156,7 @@ class FrontSession implements ClientSession, OpenSession, SessionDone {
   }
 
   private left(): void {
+    this.served = undefined;
     this.deps.sessions.delete(this);
     this.counters.active--;
     this.admission.release();
@@ -254,12 +260,15 @@ export async function handleConnection(raw: Socket, deps: FrontDoorDeps): Promis
       refusal: () => deps.bans.check(tenant, clientIp),
       greeting: (reply) => (greeting = reply),
     });
-    const asked = new Map(st.params);
-    asked.delete('user');
-    const database = asked.get('database') ?? user;
-    asked.delete('database');
+    const database = st.params.get('database') ?? user;
     // Many clients send nothing else: they share one empty map instead of each keeping a hash table (about 180 bytes).
-    const params = asked.size === 0 ? NO_PARAMS : asked;
+    let params = NO_PARAMS;
+    if (st.params.size > (st.params.has('user') ? 1 : 0) + (st.params.has('database') ? 1 : 0)) {
+      const asked = new Map(st.params);
+      asked.delete('user');
+      asked.delete('database');
+      params = asked;
+    }
     const counters = metrics.tenant(tenant.id);
     counters.accepted++;
     counters.active++;
