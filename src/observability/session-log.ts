@@ -11,29 +11,50 @@ export interface LogLike {
 
 /**
  * A pino child keeps its bindings serialised and its parent alive for as long as the connection lives, and is built
- * whether or not anything is logged. This holds one plain object of fields instead; a line written at an enabled
- * level carries them before its own (the same keys a child would add), and a disabled level returns at once.
+ * whether or not anything is logged. A FieldLog makes its fields only when a line is written at an enabled level: they
+ * go before the line's own (the same keys a child would add), and a disabled level returns at once. Subclasses say
+ * where the fields come from (an object, or the record of the session itself, which then needs no logger of its own).
  */
-export class SessionLog implements LogLike {
+export abstract class FieldLog implements LogLike {
+  protected abstract logRoot(): Logger;
+  protected abstract logFields(): Readonly<Record<string, unknown>>;
+
+  debug(obj: object, msg?: string): void {
+    const root = this.logRoot();
+    if (root.isLevelEnabled('debug')) root.debug({ ...this.logFields(), ...obj }, msg);
+  }
+
+  info(obj: object, msg?: string): void {
+    const root = this.logRoot();
+    if (root.isLevelEnabled('info')) root.info({ ...this.logFields(), ...obj }, msg);
+  }
+
+  warn(obj: object, msg?: string): void {
+    const root = this.logRoot();
+    if (root.isLevelEnabled('warn')) root.warn({ ...this.logFields(), ...obj }, msg);
+  }
+
+  error(obj: object, msg?: string): void {
+    const root = this.logRoot();
+    if (root.isLevelEnabled('error')) root.error({ ...this.logFields(), ...obj }, msg);
+  }
+}
+
+/** A connection's log while it logs in: one plain object of fields. */
+export class SessionLog extends FieldLog {
   constructor(
     private readonly root: Logger,
     /** Replaced whole (never mutated) as the connection learns who it is. */
     public fields: Readonly<Record<string, unknown>>,
-  ) {}
-
-  debug(obj: object, msg?: string): void {
-    if (this.root.isLevelEnabled('debug')) this.root.debug({ ...this.fields, ...obj }, msg);
+  ) {
+    super();
   }
 
-  info(obj: object, msg?: string): void {
-    if (this.root.isLevelEnabled('info')) this.root.info({ ...this.fields, ...obj }, msg);
+  protected logRoot(): Logger {
+    return this.root;
   }
 
-  warn(obj: object, msg?: string): void {
-    if (this.root.isLevelEnabled('warn')) this.root.warn({ ...this.fields, ...obj }, msg);
-  }
-
-  error(obj: object, msg?: string): void {
-    if (this.root.isLevelEnabled('error')) this.root.error({ ...this.fields, ...obj }, msg);
+  protected logFields(): Readonly<Record<string, unknown>> {
+    return this.fields;
   }
 }

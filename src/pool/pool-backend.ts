@@ -81,18 +81,14 @@ function near(clients: number, limit: number | undefined): boolean {
   return limit !== undefined && clients >= limit - Math.max(16, limit >> 2);
 }
 
-/** One admitted client's count: two fields and a flag per client, where closures cost a context and two functions. */
+/** The admissions of one tenant record: one object shared by its clients (each releases once), none per client. */
 class TenantAdmission implements Admission {
-  private released = false;
-
   constructor(
     private readonly backend: PoolBackend,
     private readonly tenant: TenantRecord,
   ) {}
 
   release(): void {
-    if (this.released) return;
-    this.released = true;
     this.backend.admissionReleased(this.tenant);
   }
 }
@@ -109,6 +105,8 @@ export class PoolBackend implements Backend {
   private readonly clientsByTenant = new Map<string, number>();
   private readonly totals = new Map<string, TenantTotals>();
   private clientsTotal = 0;
+  /** Keyed by the record admitted with (an edited tenant is a new record; its earlier clients release with the old one). */
+  private readonly admissionOf = new WeakMap<TenantRecord, TenantAdmission>();
   private readonly ctx: PoolContext;
   private readonly timer: NodeJS.Timeout;
   private readonly clock = { now: Date.now() };
@@ -190,10 +188,12 @@ export class PoolBackend implements Backend {
     this.clientsTotal++;
     peers?.counted(tenant.id, perTenant + 1, this.nearLimit(peers, tenant, perTenant + 1));
     this.opts.admissions?.admitted(tenant.id);
-    return new TenantAdmission(this, tenant);
+    let admission = this.admissionOf.get(tenant);
+    if (admission === undefined) this.admissionOf.set(tenant, (admission = new TenantAdmission(this, tenant)));
+    return admission;
   }
 
-  /** A TenantAdmission let go (once): the client no longer counts against the limits. */
+  /** An admission released: the client no longer counts against the limits. */
   admissionReleased(tenant: TenantRecord): void {
     this.clientsTotal--;
     const n = (this.clientsByTenant.get(tenant.id) ?? 1) - 1;

@@ -62,7 +62,11 @@ export interface CancelTarget {
   cancel(): void;
 }
 
-/** A client counted against its limits until `release` (idempotent); an object with a method, so a session holds no closure for it. */
+/**
+ * A client counted against its limits until `release`, called once per admission (the holder guards against a
+ * second call). An object with a method, not a closure, and possibly shared by the clients of a tenant: an idle
+ * session keeps only a reference.
+ */
 export interface Admission {
   release(): void;
 }
@@ -71,8 +75,8 @@ export interface Admission {
 export interface Backend {
   /**
    * As soon as tenant and allowlist are known, before authentication: counts the client against
-   * maxClientConnections. Returns the admission (call its `release` once the client is gone; a second call does
-   * nothing), or the ClientError (53300) to refuse with.
+   * maxClientConnections. Returns the admission (call its `release` once, when the client is gone), or the
+   * ClientError (53300) to refuse with.
    */
   admit(tenant: TenantRecord): Admission | ClientError;
   /**

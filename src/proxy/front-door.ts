@@ -3,7 +3,7 @@ import type { Socket } from 'node:net';
 import type { SecureContext } from 'node:tls';
 import type { Config } from '../config/index.js';
 import { ClientError, PgporterError, toClientError } from '../errors.js';
-import { SessionLog, type LogLike, type Logger, type Metrics, type TenantConnections } from '../observability/index.js';
+import { FieldLog, SessionLog, type LogLike, type Logger, type Metrics, type TenantConnections } from '../observability/index.js';
 import type { Admission, Backend, ClientSession, ServedSession, SessionDone, SessionEnd } from '../pool/index.js';
 import type { TenantRecord } from '../store/index.js';
 import { readProxyHeader } from './proxy-header-reader.js';
@@ -92,7 +92,7 @@ function ignore(): void {}
  * deleted tenant needs to end it (OpenSession), and what its closing line and counters need. The only per-session
  * record the front door keeps; no closure, no suspended frame.
  */
-class FrontSession implements ClientSession, OpenSession, SessionDone {
+class FrontSession extends FieldLog implements ClientSession, OpenSession, SessionDone {
   readonly id = nextSessionId++;
   greeting: Buffer | undefined;
   /** What the backend serves, while it does: end() goes through it. */
@@ -107,13 +107,30 @@ class FrontSession implements ClientSession, OpenSession, SessionDone {
     readonly database: string,
     readonly params: ReadonlyMap<string, string>,
     readonly clientIp: string,
+    private readonly peer: string | undefined,
+    private readonly clientPort: number | undefined,
     readonly tls: boolean,
-    readonly log: SessionLog,
     readonly secret: UpstreamSecret,
     private readonly counters: TenantConnections,
     private readonly acceptedAt: number,
-    private readonly admission: Admission,
-  ) {}
+    /** Cleared when released: a session releases its admission once, whatever ends it. */
+    private admission: Admission | undefined,
+  ) {
+    super();
+  }
+
+  /** The session is its own log (no SessionLog and fields object per session): the fields the login ended with. */
+  get log(): LogLike {
+    return this;
+  }
+
+  protected logRoot(): Logger {
+    return this.deps.logger;
+  }
+
+  protected logFields(): Readonly<Record<string, unknown>> {
+    return { peer: this.peer, client: this.clientIp, clientPort: this.clientPort, tenant: this.tenant.id, user: this.user };
+  }
 
   get tenantId(): string {
     return this.tenant.id;
@@ -159,7 +176,9 @@ class FrontSession implements ClientSession, OpenSession, SessionDone {
     this.served = undefined;
     this.deps.sessions.delete(this);
     this.counters.active--;
-    this.admission.release();
+    const admission = this.admission;
+    this.admission = undefined;
+    admission?.release();
   }
 }
 
@@ -273,7 +292,7 @@ export async function handleConnection(raw: Socket, deps: FrontDoorDeps): Promis
     counters.accepted++;
     counters.active++;
     log.info({ event: 'accepted', tls: st.tls, via, database, application: params.get('application_name') }, 'connection accepted');
-    const session = new FrontSession(deps, clientSocket, st.reader, tenant, user, database, params, clientIp, st.tls, log, secret, counters, acceptedAt, admitted);
+    const session = new FrontSession(deps, clientSocket, st.reader, tenant, user, database, params, clientIp, peer, proxy.clientPort, st.tls, secret, counters, acceptedAt, admitted);
     session.greeting = greeting;
     // From here the session owns the admission.
     admission = undefined;
