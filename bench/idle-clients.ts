@@ -1,7 +1,7 @@
 // `npm run bench:idle`: idle-client cost for PgBouncer and pgporter (1 and 2 workers), plus what each idle client adds to pgporter's heap, by constructor.
-// Environment: IDLE_CLIENTS, IDLE_CONCURRENCY, IDLE_POOL, IDLE_PGBOUNCER (0: skip it), IDLE_WORKERS (pgporter worker counts to
-// measure, default `1,2`; empty: none), IDLE_HEAP_CLIENTS (0: no snapshots),
-// IDLE_KEEP_SNAPSHOTS (a directory to copy the heap snapshots into, for Chrome DevTools; default: they are deleted).
+// Environment: IDLE_CLIENTS, IDLE_CONCURRENCY, IDLE_WARMUP (clients logged in and out first), IDLE_POOL, IDLE_PGBOUNCER
+// (0: skip it), IDLE_WORKERS (pgporter worker counts to measure, default `1,2`; empty: none), IDLE_HEAP_CLIENTS (0: no
+// snapshots), IDLE_KEEP_SNAPSHOTS (a directory to copy the heap snapshots into, for Chrome DevTools; default: they are deleted).
 // Heap growth is self size per constructor (retained size would need the dominator tree).
 import { copyFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -17,6 +17,7 @@ const OPTS: IdleOptions = {
   ...IDLE_DEFAULTS,
   clients: Number(process.env.IDLE_CLIENTS ?? IDLE_DEFAULTS.clients),
   concurrency: Number(process.env.IDLE_CONCURRENCY ?? IDLE_DEFAULTS.concurrency),
+  warmup: Number(process.env.IDLE_WARMUP ?? IDLE_DEFAULTS.warmup),
 };
 const POOL = Number(process.env.IDLE_POOL ?? 20);
 const WITH_PGBOUNCER = process.env.IDLE_PGBOUNCER !== '0';
