@@ -2,7 +2,7 @@
 // Message formats: https://www.postgresql.org/docs/current/protocol-message-formats.html
 import type { Socket } from 'node:net';
 import { ClientError } from '../errors.js';
-import { MAX_FRONTEND_MESSAGE, backendKeyData, noticeResponse, parameterStatus } from '../protocol/index.js';
+import { MAX_FRONTEND_MESSAGE, loginEnd, noticeResponse, parameterStatus } from '../protocol/index.js';
 import type { ClientSession, SessionDone, SessionEnd } from './types.js';
 import type { ServerKey, UpstreamTarget } from '../upstream/index.js';
 import { type Act, Framer, FramingError, type FrameSink } from './framer.js';
@@ -164,18 +164,13 @@ export class PoolClient implements FrameSink, ServerPeer, StatementOwner {
 
   /** Sends the ParameterStatus set, pgporter's BackendKeyData and ReadyForQuery, then relays until the client leaves. */
   private start(): void {
-    const hello = this.settings.hello(this.host.defaults);
-    const key = this.key;
+    const params = this.settings.hello(this.host.defaults);
     const greeting = this.session.greeting;
-    if (greeting !== undefined) {
-      this.session.greeting = undefined;
-      hello.unshift(greeting);
-    }
-    hello.push(backendKeyData(key.pid, key.secret), READY_IDLE);
-    this.out.push(Buffer.concat(hello));
+    if (greeting !== undefined) this.session.greeting = undefined;
+    this.out.push(loginEnd(greeting, params, this.key.pid, this.key.secret));
     const s = this.socket;
     listenTo(s, this);
-    const pending = this.session.reader.detach();
+    const pending = this.session.reader.detach(true);
     if (pending.length) this.feed(pending);
     else this.flush();
     // A client that left while it waited for its first server (a login, a wake) closed before these listeners.
