@@ -1,7 +1,8 @@
 // Pooler CPU per new connection (pgbench -C, select-only, 10 clients, trust, no PROXY header) for pgporter on one worker and PgBouncer, in alternating rounds, optionally with its syscalls per connection.
 // Run with `npm run build && node dist/bench/connect-cost.js` (environment: CONNECT_TX transactions per client per round,
 // CONNECT_ROUNDS, CONNECT_PGBOUNCER=0 to skip PgBouncer, CONNECT_STRACE=1 to add one `strace -c -f` round per target,
-// CONNECT_BASELINE=other/dist/src/cli.js to compare with another build, CONNECT_PROFILE=dir to run pgporter under --cpu-prof, CONNECT_PERF=file for one round under `perf record`, CONNECT_CALLGRIND=1 to count instructions instead of CPU time:
+// CONNECT_BASELINE=other/dist/src/cli.js to compare with another build, CONNECT_PROFILE=dir to run pgporter under --cpu-prof, CONNECT_PERF=file for one round under `perf record`,
+// CONNECT_NODE_ARGS extra node flags for pgporter, CONNECT_CALLGRIND=1 to count instructions instead of CPU time:
 // pgporter alone under `valgrind --tool=callgrind`, counters zeroed before and dumped after each round, so the figure is
 // the instructions per connection of the process and its threads, steady from run to run where CPU time is not).
 import { execFile, execFileSync, spawn } from 'node:child_process';
@@ -20,6 +21,8 @@ const STRACE = process.env.CONNECT_STRACE === '1';
 const PROFILE = process.env.CONNECT_PROFILE;
 /** A file: one more round under `perf record -e cpu-clock -g` (pgporter then runs with --perf-basic-prof to name JIT code). */
 const PERF = process.env.CONNECT_PERF;
+/** Extra node flags for pgporter (space-separated), e.g. --trace-deopt. */
+const NODE_ARGS = (process.env.CONNECT_NODE_ARGS ?? '').split(' ').filter(Boolean);
 /** Another build's dist/src/cli.js, run as a third target (`pgporter base`) in the same alternating rounds. */
 const BASELINE = process.env.CONNECT_BASELINE;
 const CALLGRIND = process.env.CONNECT_CALLGRIND === '1';
@@ -99,8 +102,8 @@ async function main(): Promise<void> {
     if (CALLGRIND) chmodSync(cgDir, 0o777); // PgBouncer runs as postgres
     const wrapper = CALLGRIND ? ['valgrind', '--tool=callgrind', '--smc-check=all-non-file', `--callgrind-out-file=${cgDir}/cg.%p.out`] : undefined;
     const opts = { pgPort: pg.port, pool: 20, maxClients: 1000, ...(wrapper ? { wrapper } : {}) };
-    targets.push(await startPgporter({ ...opts, workers: 1, proxyProtocol: 'off', nodeArgs: [...(PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE}`] : []), ...(PERF ? ['--perf-basic-prof', '--interpreted-frames-native-stack'] : [])] }));
-    if (BASELINE) targets.push(await startPgporter({ ...opts, workers: 1, proxyProtocol: 'off', cli: BASELINE, label: 'pgporter base' }));
+    targets.push(await startPgporter({ ...opts, workers: 1, proxyProtocol: 'off', nodeArgs: [...NODE_ARGS, ...(PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE}`] : []), ...(PERF ? ['--perf-basic-prof', '--interpreted-frames-native-stack'] : [])] }));
+    if (BASELINE) targets.push(await startPgporter({ ...opts, workers: 1, proxyProtocol: 'off', cli: BASELINE, label: 'pgporter base', nodeArgs: NODE_ARGS }));
     // callgrind_control cannot reach PgBouncer (another user, asleep in epoll_wait): instructions are pgporter's alone.
     if (WITH_PGBOUNCER && !CALLGRIND) targets.push(await startPgbouncer(opts));
     // Warm-up: JIT, pool servers (under valgrind V8 takes a few thousand connections to settle).
