@@ -23,6 +23,20 @@ t.test('upstream list through the CLI', async (t) => {
   r = await run(['list']);
   t.match(r.out, /10\.0\.0\.5:5432,\[fdaa::2\]:5433/, 'list shows every upstream');
 
+  r = await run(['update', 'acme', '--upstreams', 'one=10.0.0.5:5432@ams/primary#pg-ams/148e272b,two=10.0.0.6:5432@fra#pg-fra/d8d9e4a1:5m']);
+  t.equal(r.code, 0, r.err);
+  t.same(
+    store.getTenant('acme')!.upstreams?.map((u) => [u.name, u.fly?.app, u.fly?.machineId, u.fly?.suspendAfterIdle]),
+    [
+      ['one', 'pg-ams', '148e272b', undefined],
+      ['two', 'pg-fra', 'd8d9e4a1', 300_000],
+    ],
+    'each upstream names its own Fly machine (and when to suspend it)',
+  );
+  r = await run(['update', 'acme', '--upstreams', 'one=10.0.0.5:5432#pg-ams']);
+  t.equal(r.code, 2, 'a machine without its app/machine pair: usage error');
+  t.match(r.err, /#app\/machine/);
+
   r = await run(['update', 'acme', '--upstreams', 'a=h:1,a=h:2']);
   t.equal(r.code, 1, 'duplicate names refused');
   t.match(r.err, /duplicate upstream name "a"/);

@@ -5,16 +5,12 @@
 import t from 'tap';
 import fc from 'fast-check';
 import pg from 'pg';
-import { startPoolEnv, type PoolEnv } from './fixtures/pool-env.js';
-import { PostgresFixture, USERS } from './fixtures/postgres.js';
+import { USERS } from './fixtures/postgres.js';
 import { rawConnection, startupMessage } from './fixtures/clients.js';
 import { sleep, waitFor } from './fixtures/ports.js';
+import { fcParams } from './fixtures/fuzz.js';
+import { World } from './fixtures/fuzz-world.js';
 
-const TOKEN = 'test-token-0123456789';
-/** The startup deadline pgporter gets here, so a half-sent startup packet is refused quickly instead of after 10 s. */
-// One worker: these tests are about hostile bytes never reaching another client on a shared server, so every client
-// must land in the same pool (with several workers, clients on different workers never share a server).
-const CONFIG = { workers: 1, startup: { maxPacketSize: 10000, timeout: '1500ms' }, proxyProtocol: { mode: 'optional', trustedProxies: ['127.0.0.0/8'], headerTimeout: '1s' } };
 /** SQLSTATEs a FATAL may fittingly carry for a hostile client (protocol, connection, auth, tenant, limits, shutdown, server's own refusals). */
 const FITTING_FATAL = new Set(['08P01', '08006', '08004', '0A000', '28000', '28P01', '3D000', '53300', '57P01', '25P03', '57P05', '42704', '22023']);
 
@@ -91,222 +87,6 @@ function backendMessages(bytes: Buffer): Backend[] {
     i += 1 + len;
   }
   return out;
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Victims: well-behaved node-postgres clients that check every result of their own
-// ---------------------------------------------------------------------------------------------------------------
-
-class Victim {
-  readonly failures: string[] = [];
-  queries = 0;
-  /** False once the connection broke or ended. */
-  connected = false;
-  private stopping = false;
-  private loop: Promise<void> | undefined;
-  private readonly client: pg.Client;
-
-  constructor(
-    readonly id: number,
-    conn: PoolEnv['conn'],
-  ) {
-    this.client = new pg.Client({ ...conn, application_name: `victim-${id}` });
-    this.client.on('error', (err) => {
-      this.connected = false;
-      this.failures.push(`victim ${id}: connection error: ${err.message}`);
-    });
-    this.client.on('end', () => (this.connected = false));
-  }
-
-  /** The victim's local port: pgporter's log lines name it as clientPort. */
-  port = 0;
-
-  async start(): Promise<void> {
-    await this.client.connect();
-    this.connected = true;
-    this.port = (this.client as unknown as { connection: { stream: { localPort: number } } }).connection.stream.localPort;
-    this.loop = this.run();
-  }
-
-  /** Runs one query with a watchdog: a query stuck this long counts as a broken connection. */
-  private async q<R extends pg.QueryResultRow>(text: string | pg.QueryConfig, values?: unknown[]): Promise<pg.QueryResult<R>> {
-    let timer: NodeJS.Timeout | undefined;
-    const stuck = new Promise<never>((_, rej) => (timer = setTimeout(() => rej(new Error(`query stuck for 20 s: ${typeof text === 'string' ? text : text.text}`)), 20_000)));
-    try {
-      return await Promise.race([typeof text === 'string' ? this.client.query<R>(text, values) : this.client.query<R>(text), stuck]);
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  private async run(): Promise<void> {
-    for (let k = 0; !this.stopping; k++) {
-      const v = this.id * 1_000_000 + k;
-      try {
-        switch (k % 4) {
-          case 0: {
-            const r = await this.q<{ v: number }>('SELECT $1::int AS v', [v]);
-            if (r.rows[0]?.v !== v) throw new Error(`extended: got ${JSON.stringify(r.rows)} for ${v}`);
-            break;
-          }
-          case 1: {
-            await this.q('BEGIN');
-            const a = await this.q<{ v: number }>('SELECT $1::int AS v', [v]);
-            const b = await this.q<{ v: string }>(`SELECT '${v}'::text AS v`);
-            await this.q('COMMIT');
-            if (a.rows[0]?.v !== v || b.rows[0]?.v !== String(v)) throw new Error(`in transaction: got ${JSON.stringify([a.rows, b.rows])} for ${v}`);
-            break;
-          }
-          case 2: {
-            const r = await this.q<{ v: number }>(`SELECT ${v}::int AS v`);
-            if (r.rows[0]?.v !== v) throw new Error(`simple: got ${JSON.stringify(r.rows)} for ${v}`);
-            break;
-          }
-          default: {
-            // A named prepared statement, which pgporter renames and prepares per server.
-            const r = await this.q<{ v: number }>({ name: `victim_${this.id}`, text: 'SELECT $1::int + 0 AS v', values: [v] });
-            if (r.rows[0]?.v !== v) throw new Error(`prepared: got ${JSON.stringify(r.rows)} for ${v}`);
-          }
-        }
-        this.queries++;
-      } catch (err) {
-        this.failures.push(`victim ${this.id} query ${k}: ${(err as Error).message}`);
-        return; // a broken victim stops: its connection state is unknown
-      }
-    }
-  }
-
-  async stop(): Promise<void> {
-    this.stopping = true;
-    await this.loop;
-    await this.client.end().catch(() => {});
-  }
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// The world: PostgreSQL, pgporter (restarted if a plan kills it) and the victims
-// ---------------------------------------------------------------------------------------------------------------
-
-interface PoolFigures {
-  clientsActive: number;
-  clientsWaiting: number;
-  serversActive: number;
-}
-
-class World {
-  env!: PoolEnv;
-  victims: Victim[] = [];
-  crashes: string[] = [];
-
-  private constructor(
-    readonly pg: PostgresFixture,
-    private readonly pool: Record<string, unknown>,
-    private readonly nVictims: number,
-  ) {}
-
-  static async start(pool: Record<string, unknown>, nVictims: number): Promise<World> {
-    const pgf = await PostgresFixture.start();
-    pgf.sql(`CREATE TABLE IF NOT EXISTS fuzz_sink (x text); GRANT ALL ON fuzz_sink TO ${USERS.trust.user};`);
-    const w = new World(pgf, pool, nVictims);
-    try {
-      await w.boot();
-    } catch (err) {
-      await pgf.destroy();
-      throw err;
-    }
-    return w;
-  }
-
-  private async boot(): Promise<void> {
-    this.env = await startPoolEnv(this.pool, { pg: this.pg, config: CONFIG });
-    this.victims = [];
-    for (let i = 0; i < this.nVictims; i++) {
-      const v = new Victim(i + 1, this.env.conn);
-      await v.start();
-      this.victims.push(v);
-    }
-  }
-
-  get alive(): boolean {
-    const p = this.env.porter.proc;
-    return p.exitCode === null && p.signalCode === null;
-  }
-
-  /** What the process printed on its way out: the uncaught exception, if that is what killed it. */
-  deathNote(): string {
-    const p = this.env.porter;
-    const fatal = p.logs.filter((l) => (l.level ?? 0) >= 50).map((l) => JSON.stringify(l));
-    return `pgporter exited (code ${p.proc.exitCode}, signal ${p.proc.signalCode}); stderr:\n${p.stderrText.slice(-2500)}\nfatal logs: ${fatal.slice(-3).join('\n')}`;
-  }
-
-  /** Brings pgporter and the victims back after a crash, so the next (shrinking) run has a world to test. */
-  async ensure(): Promise<void> {
-    if (this.alive) return;
-    this.crashes.push(this.deathNote());
-    for (const v of this.victims) await v.stop().catch(() => {});
-    await this.env.porter.stop();
-    await this.boot();
-  }
-
-  async pools(): Promise<PoolFigures> {
-    const res = await fetch(`http://127.0.0.1:${this.env.porter.adminPort}/v1/pools`, { headers: { Authorization: `Bearer ${TOKEN}` } });
-    const body = (await res.json()) as { pools: PoolFigures[] };
-    const sum = { clientsActive: 0, clientsWaiting: 0, serversActive: 0 };
-    for (const p of body.pools) {
-      sum.clientsActive += p.clientsActive;
-      sum.clientsWaiting += p.clientsWaiting;
-      sum.serversActive += p.serversActive;
-    }
-    return sum;
-  }
-
-  async activeGauge(): Promise<number> {
-    const text = await this.env.porter.metrics();
-    let n = 0;
-    for (const line of text.split('\n')) if (line.startsWith('pgporter_connections_active{')) n += Number(line.split(' ').pop());
-    return n;
-  }
-
-  /**
-   * Once every hostile connection is gone only the victims remain: clients = victims, nobody waiting, at most one
-   * server per victim busy, and the active-connection gauge counts the victims. Returns what is wrong, or undefined.
-   */
-  async settled(victims = this.victims.filter((v) => v.connected).length, timeoutMs = 8000): Promise<string | undefined> {
-    let last = '';
-    try {
-      await waitFor(
-        async () => {
-          const f = await this.pools();
-          const g = await this.activeGauge();
-          last = `pools ${JSON.stringify(f)}, pgporter_connections_active ${g}, victims ${victims}`;
-          return f.clientsActive + f.clientsWaiting === victims && f.clientsWaiting === 0 && f.serversActive <= victims && g === victims;
-        },
-        'counters back to baseline',
-        timeoutMs,
-        100,
-      );
-      return undefined;
-    } catch {
-      return `counters did not return to baseline: ${last}`;
-    }
-  }
-
-  victimFailures(): string[] {
-    return this.victims.flatMap((v) => v.failures);
-  }
-
-  /** pgporter's own account of sessions it ended and servers it lost or refused: what a failure report needs. */
-  explain(): string {
-    const ports = new Set(this.victims.map((v) => v.port));
-    const lines = this.env.porter.logs.filter((l) => (l.level ?? 0) >= 40 || ports.has(l.clientPort as number) || (l.event === 'server_closed' && l.hadClient));
-    return lines.slice(-12).map((l) => JSON.stringify(l)).join('\n');
-  }
-
-  async stop(): Promise<void> {
-    for (const v of this.victims) await v.stop().catch(() => {});
-    await this.env.porter.stop();
-    await this.pg.destroy();
-  }
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -477,18 +257,6 @@ function describePlan(p: Plan): string {
 // Tests
 // ---------------------------------------------------------------------------------------------------------------
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-function params(numRuns: number, timeLimit: number): fc.Parameters<any> {
-  const seed = process.env.FC_SEED === undefined ? undefined : Number(process.env.FC_SEED);
-  return {
-    numRuns,
-    interruptAfterTimeLimit: timeLimit,
-    markInterruptAsFailure: false,
-    ...(seed === undefined ? {} : { seed }),
-    ...(process.env.FC_PATH === undefined ? {} : { path: process.env.FC_PATH }),
-  };
-}
-
 t.test('random hostile connections beside well-behaved clients (pool size 2, transaction mode)', { timeout: 150_000 }, async (t) => {
   const world = await World.start({ mode: 'transaction', size: 2 }, 3);
   t.teardown(() => world.stop());
@@ -512,7 +280,7 @@ t.test('random hostile connections beside well-behaved clients (pool size 2, tra
       if (bad) throw new Error(bad);
       return true;
     }),
-    params(25, 30_000),
+    fcParams(25, 30_000),
   );
   if (details.failed) {
     const plans = (details.counterexample?.[0] ?? []) as Plan[];

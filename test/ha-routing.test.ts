@@ -1,5 +1,6 @@
 // Routing among a primary and a replica: read-write clients land on the primary, -ro and target_session_attrs=read-only clients on the replica, each proved by pg_is_in_recovery() where it ran.
 import t from 'tap';
+import pg from 'pg';
 import { psql } from './fixtures/clients.js';
 import { startHaEnv } from './fixtures/replication.js';
 import { waitFor } from './fixtures/ports.js';
@@ -62,6 +63,28 @@ t.test("libpq's own target_session_attrs through pgporter gets what it asked for
   t.equal(await where(env.url({ target_session_attrs: 'read-only' }, 'postgres-ro')), 't', 'read-only in the URL with -ro: libpq accepts the replica');
   const wrong = await psql(env.url({ target_session_attrs: 'read-only' }), 'SELECT 1');
   t.not(wrong.code, 0, 'read-only in the URL alone (pgporter sends it to the writer): libpq itself refuses, as it would directly');
+});
+
+t.test("a client's own SET default_transaction_read_only lasts across its transactions, as directly", async (t) => {
+  const run = async (conn: pg.ClientConfig) => {
+    const c = new pg.Client(conn);
+    await c.connect();
+    const seen: string[] = [];
+    const write = () => c.query('INSERT INTO ha_routing VALUES (3)').then(() => 'written', (e: { code?: string }) => `refused ${e.code}`);
+    try {
+      await c.query('SET default_transaction_read_only = on');
+      for (let i = 0; i < 3; i++) seen.push((await c.query('SHOW default_transaction_read_only')).rows[0].default_transaction_read_only, await write());
+      await c.query('SET default_transaction_read_only = off');
+      seen.push(await write());
+    } finally {
+      await c.end();
+    }
+    return seen;
+  };
+  const direct = await run({ host: '127.0.0.1', port: env.set.primary.port, user: env.conn.user, database: 'postgres' });
+  t.same(direct, ['on', 'refused 25006', 'on', 'refused 25006', 'on', 'refused 25006', 'written'], 'directly: read-only until SET off');
+  t.same(await run(env.conn), direct, 'through pgporter (routed, transaction mode, servers change between transactions): the same');
+  t.equal(await where(env.url()), 'f', 'the refusals did not make pgporter take the primary for read-only');
 });
 
 t.test('SHOW UPSTREAMS and metrics show roles', async (t) => {

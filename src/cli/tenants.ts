@@ -13,7 +13,9 @@ export const TENANTS_USAGE = `usage:
   pgporter tenants upstreams ID              each upstream's role, health, ban and lag (routed tenants)
 field flags (create and update):
   --upstream-host HOST  --upstream-port PORT  --upstream-tls disable|require|verify-full
-  --upstreams [name=]HOST:PORT[@REGION][/primary|/replica][,...]   several servers, roles probed (replaces --upstream-*)
+  --upstreams [name=]HOST:PORT[@REGION][/primary|/replica][#APP/MACHINE[:SUSPEND_AFTER]][,...]
+                        several servers, roles probed (replaces --upstream-*); #APP/MACHINE is the Fly machine
+                        running that server (woken when a read needs it; suspended after SUSPEND_AFTER idle, e.g. 5m)
   --default-target read-write|primary|read-only|standby|prefer-standby|any   --read-fallback primary|refuse
   --allowlist CIDR[,CIDR...]   --no-allowlist (update: remove the list, default policy applies)
   --drop-disallowed-sessions true|false   --require-tls true|false

@@ -298,6 +298,17 @@ export class TenantRouter {
     h.waitUntil = 0;
   }
 
+  /**
+   * The client ran SET or RESET in the transaction now ending: the default_transaction_read_only it holds is its own
+   * choice, kept on every upstream it is routed to later. Not when pgporter put it there (a read-only client on the
+   * writer), nor when the server turned read-only meanwhile (a fence reload reports "on" the same way).
+   */
+  clientSet(h: RoutedHost): void {
+    if (h.readOnly || h.pool === undefined || this.health.role(h.pool.upstream.name) === 'fenced') return;
+    const v = h.client.settings.want.get(RO_PARAM);
+    if (v !== undefined) h.ownReadOnly = v;
+  }
+
   /** Puts the client on the chosen upstream's pool (moving its membership there) and sets its read-only fallback. */
   private place(h: RoutedHost, r: Extract<Route, { t: 'ok' }>): void {
     const spec = this.specs.get(r.name)!;
@@ -313,7 +324,7 @@ export class TenantRouter {
     // A read-only client served by the writer runs with default_transaction_read_only on, so it stays read-only as it
     // asked. Otherwise the client's own startup value, else off (synced as RESET, the server's own default): never
     // what a server reported, or a client that saw a fenced primary's "on" would carry it to the new writer.
-    h.client.settings.insist(RO_PARAM, r.readOnlySession ? 'on' : (h.startupReadOnly ?? 'off'));
+    h.client.settings.insist(RO_PARAM, r.readOnlySession ? 'on' : (h.ownReadOnly ?? h.startupReadOnly ?? 'off'));
     h.readOnly = r.readOnlySession;
   }
 

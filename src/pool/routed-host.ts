@@ -25,6 +25,8 @@ export class RoutedHost implements ClientHost {
   private ended!: (client: PoolClient) => void;
   /** default_transaction_read_only as the client asked for it at startup, if it did. */
   readonly startupReadOnly: string | undefined;
+  /** default_transaction_read_only as the client last SET it itself: from then on its own, like its startup value. */
+  ownReadOnly: string | undefined;
 
   constructor(
     private readonly router: TenantRouter,
@@ -76,6 +78,7 @@ export class RoutedHost implements ClientHost {
     else this.pool?.cancelWait(client);
   }
   checkin(server: PooledServer, clean: boolean): void {
+    if (server.needsReset) this.router.clientSet(this);
     this.pool!.checkin(server, clean);
   }
   isValidStatement(serverName: string): boolean {
