@@ -18,9 +18,10 @@ function connectTo(port: number): Promise<Socket> {
 async function optionsSeen(port: number, pids: () => number[]): Promise<SocketOptions> {
   const client = await connectTo(port);
   try {
-    // The listener hands its options to accept() at once; a per-socket fallback sets them in the accept callback.
+    // The listener hands its options to accept() at once; a per-socket fallback sets them in the accept callback,
+    // which the lookup may find a moment early: give it time to run.
     await sleep(300);
-    const { pid: _pid, ...options } = acceptedSocketOptions(pids(), port, client.localPort!);
+    const { pid: _pid, ...options } = await acceptedSocketOptions(pids, port, client.localPort!);
     return options;
   } finally {
     client.destroy();
