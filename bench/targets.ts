@@ -79,7 +79,8 @@ async function spawnListening(argv: string[], port: number, what: string, opts: 
         return listening(port);
       },
       `${what} to listen on ${port}`,
-      20_000,
+      // Generous: bench-smoke runs this beside the rest of the suite, where a start can take many seconds.
+      60_000,
       100,
     );
   } catch (err) {
