@@ -43,6 +43,8 @@ export interface PoolerOptions {
   maxClients: number;
   /** Serve client TLS with this certificate (clients choose with sslmode). */
   tls?: CertFiles;
+  /** A command the pooler runs under (e.g. valgrind and its flags); it must exec the pooler in its own process. */
+  wrapper?: string[];
 }
 
 /** A direct connection to PostgreSQL: nothing to start or stop. */
@@ -68,7 +70,7 @@ function listening(port: number): Promise<boolean> {
 }
 
 /** Spawns `argv` with the descriptor limit raised and waits until it accepts on `port`; stops it if it never does. */
-async function spawnListening(argv: string[], port: number, what: string, opts: { cwd?: string; uid?: number; gid?: number; signal?: NodeJS.Signals }): Promise<ChildProcess> {
+async function spawnListening(argv: string[], port: number, what: string, opts: { cwd?: string; uid?: number; gid?: number; signal?: NodeJS.Signals; slow?: boolean }): Promise<ChildProcess> {
   const proc = spawn('bash', ['-c', ULIMIT, 'bash', ...argv], { cwd: opts.cwd, uid: opts.uid, gid: opts.gid, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   proc.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
@@ -79,7 +81,9 @@ async function spawnListening(argv: string[], port: number, what: string, opts: 
         return listening(port);
       },
       `${what} to listen on ${port}`,
-      20_000,
+      // Generous: bench-smoke runs this beside the rest of the suite, where a start can take many seconds; under
+      // valgrind Node needs most of a minute to load.
+      opts.slow ? 180_000 : 60_000,
       100,
     );
   } catch (err) {
@@ -120,7 +124,7 @@ export async function startPgbouncer(opts: PoolerOptions): Promise<Target> {
     ].join('\n'),
   );
   writeFileSync(join(dir.path, 'users.txt'), `"${USER}" ""\n`);
-  const proc = await spawnListening([PGBOUNCER, ini], port, 'pgbouncer', { ...owner, signal: 'SIGINT' }).catch((err) => {
+  const proc = await spawnListening([...(opts.wrapper ?? []), PGBOUNCER, ini], port, 'pgbouncer', { ...owner, signal: 'SIGINT', slow: opts.wrapper !== undefined }).catch((err) => {
     dir.remove();
     throw err;
   });
@@ -143,6 +147,11 @@ export interface PgporterOptions extends PoolerOptions {
   /** The tenant's allowlist (absent: the default policy, allow). */
   allowlist?: string[];
   label?: string;
+  /** Extra node flags (e.g. --cpu-prof); files they write land in the working directory, removed at stop unless `keepDir`. */
+  nodeArgs?: string[];
+  keepDir?: boolean;
+  /** Another build's CLI (dist/src/cli.js), to compare two builds side by side. Default: this one's. */
+  cli?: string;
 }
 
 /** pgporter from dist/ at log level warn, trust auth, one transaction-mode tenant, metrics on a free port (for its client count). */
@@ -173,7 +182,12 @@ export async function startPgporter(opts: PgporterOptions): Promise<Target> {
   const configFile = join(dir.path, 'pgporter.yaml');
   writeFileSync(configFile, stringify(config));
   // cwd is the temp dir so that SIGUSR2 heap snapshots land there.
-  const proc = await spawnListening([process.execPath, '--heapsnapshot-signal=SIGUSR2', CLI, 'start', '--config', configFile], port, 'pgporter', { cwd: dir.path }).catch(
+  const proc = await spawnListening(
+    [...(opts.wrapper ?? []), process.execPath, '--heapsnapshot-signal=SIGUSR2', ...(opts.nodeArgs ?? []), opts.cli ?? CLI, 'start', '--config', configFile],
+    port,
+    'pgporter',
+    { cwd: dir.path, slow: opts.wrapper !== undefined },
+  ).catch(
     (err) => {
       dir.remove();
       throw err;
@@ -193,7 +207,7 @@ export async function startPgporter(opts: PgporterOptions): Promise<Target> {
     active,
     stop: async () => {
       await stopProcess(proc);
-      dir.remove();
+      if (!opts.keepDir) dir.remove();
     },
   };
 }

@@ -5,7 +5,7 @@ import type { Config } from './config/index.js';
 import { ClientError } from './errors.js';
 import { createLogger, Metrics, setLogLevel, startObservabilityServer, type Logger, type ObservabilityServer } from './observability/index.js';
 import { PoolBackend, type AdmissionPeers, type Backend, type PoolFacts, type ServerPermits } from './pool/index.js';
-import { handleConnection, SessionRegistry } from './proxy/index.js';
+import { handleConnection, SessionRegistry, tuneListener } from './proxy/index.js';
 import { createStore, type Store } from './store/index.js';
 import { BanList, createAccessControl, type BanBackend } from './netrules/index.js';
 import { registerBanRoutes, registerLifecycleRoutes, registerReloadRoute, registerUpstreamRoutes, startAdminServer, type AdminServer } from './admin/index.js';
@@ -210,6 +210,7 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
     cancels,
     isTrustedProxy: live.isTrustedProxy,
     console: adminConsole,
+    listenerTuned: false,
   };
 
   const server: Server = createServer({ pauseOnConnect: true }, (socket) => {
@@ -225,6 +226,7 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
       });
     });
   }
+  deps.listenerTuned = tuneListener(server);
   const port = (server.address() as AddressInfo).port;
 
   let draining = false;

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs before `npm test`: says plainly which real parts the tests need and are missing, instead of failing obscurely later.
 missing=()
-for bin in haproxy redis-server psql pgbench openssl; do
+for bin in haproxy redis-server psql pgbench openssl python3 ss; do
   command -v "$bin" >/dev/null 2>&1 || [ -x "/usr/sbin/$bin" ] || missing+=("$bin")
 done
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || missing+=("postgresql server (initdb)")

@@ -11,7 +11,7 @@ import { HoldProxy } from './fixtures/hold-proxy.js';
 let hold: HoldProxy | undefined;
 // A long probe interval: only the 25006 answer can make pgporter notice the fence quickly.
 const env = await startHaEnv({
-  config: { health: { interval: '30s', timeout: '1s', banMin: '500ms', banMax: '2s' }, failover: { primaryWait: '2s' } },
+  config: { health: { interval: '30s', timeout: '3s', banMin: '500ms', banMax: '2s' }, failover: { primaryWait: '2s' } },
   primaryVia: async (port) => (hold = await HoldProxy.start(port, '25006', 1500)).port,
 });
 t.teardown(async () => {
@@ -52,7 +52,7 @@ t.test('through pgporter: the fence is seen at the first 25006, writes stop, rea
     () => undefined,
     (e: Error & { code?: string }) => e,
   );
-  t.equal(refused?.code, '25006', 'the write reaching the fenced primary is refused by PostgreSQL (25006)');
+  t.equal(refused?.code, '25006', `the write reaching the fenced primary is refused by PostgreSQL (25006): ${refused?.message}`);
   const seenAt = Date.now();
   await waitFor(async () => (await roleOf('one')) === 'fenced', 'fence seen', 5000);
   t.ok(Date.now() - seenAt < 5000, 'pgporter saw the fence long before its 30 s probe interval (the 25006 made it probe at once)');

@@ -101,21 +101,32 @@ t.test('cold start with Redis down: loaded=false, seeds served, then loads when 
 });
 
 t.test('close() while Redis is lost with a write in flight returns (ioredis keeps that write for a reconnect that never comes)', async (t) => {
-  const redis = await RedisFixture.start();
-  t.teardown(() => redis.destroy());
-  const s = node(redis.url, [tenant('acme')]);
-  await s.start();
-  t.ok(s.status().loaded, 'loaded');
-  // Frozen, Redis takes the write and never answers; killed, its connection drops with the write still owed.
-  process.kill(redis.pid!, 'SIGSTOP');
-  const write = s.putTenant(tenant('beta')).then(
-    () => 'written',
-    () => 'refused',
-  );
-  await sleep(100);
-  await redis.stop();
-  await waitFor(() => !s.status().healthy, 'the store to see Redis gone', 5000, 5);
-  const outcome = await Promise.race([s.close().then(() => 'closed'), sleep(5000).then(() => 'still waiting after 5 s')]);
-  t.equal(outcome, 'closed', 'close() does not wait for the stranded write');
-  t.equal(await Promise.race([write, sleep(10).then(() => 'pending')]), 'pending', 'the write was indeed stranded (nothing settled it)');
+  // The write is stranded only if close() comes before ioredis's second reconnect attempt gives up on it (100-300 ms
+  // after the loss): a loaded machine can miss that window, so the scene is played until close() meets one.
+  let stranded = 0;
+  for (let round = 1; round <= 5 && stranded === 0; round++) {
+    const redis = await RedisFixture.start();
+    const s = node(redis.url, [tenant('acme')]);
+    try {
+      await s.start();
+      // Frozen, Redis takes the write and never answers; killed, its connection drops with the write still owed.
+      process.kill(redis.pid!, 'SIGSTOP');
+      let settled = false;
+      void s.putTenant(tenant('beta')).then(
+        () => (settled = true),
+        () => (settled = true),
+      );
+      await sleep(100);
+      await redis.stop();
+      await waitFor(() => !s.status().healthy, 'the store to see Redis gone', 5000, 5);
+      const pendingAtClose = !settled;
+      const outcome = await Promise.race([s.close().then(() => 'closed'), sleep(5000).then(() => 'still waiting after 5 s')]);
+      t.equal(outcome, 'closed', `round ${round}: close() returns (${pendingAtClose ? 'a write was stranded' : 'the write had already failed'})`);
+      if (pendingAtClose) stranded++;
+    } finally {
+      await s.close();
+      await redis.destroy();
+    }
+  }
+  t.equal(stranded, 1, 'close() met a stranded write');
 });

@@ -31,6 +31,22 @@ function internWant(defaults: ReadonlyMap<string, string>, startup: ReadonlyMap<
   return want;
 }
 
+/**
+ * The login's ParameterStatus block per `want` map (never written once made, and shared by the clients of a pool that
+ * asked for the same settings), for the keys it was built for: most logins send the same bytes, built once.
+ */
+const helloCache = new WeakMap<ReadonlyMap<string, string>, { keys: ReadonlyMap<string, string>; block: Buffer }>();
+
+function helloFor(want: ReadonlyMap<string, string>, keys: ReadonlyMap<string, string>): Buffer {
+  const hit = helloCache.get(want);
+  if (hit !== undefined && hit.keys === keys) return hit.block;
+  const parts: Buffer[] = [];
+  for (const k of keys.keys()) parts.push(parameterStatus(k, want.get(k)!));
+  const block = Buffer.concat(parts);
+  helloCache.set(want, { keys, block });
+  return block;
+}
+
 export class ClientSettings {
   /**
    * Parameter values this client should see on every server: defaults, its startup values, what it SET. Never
@@ -69,18 +85,13 @@ export class ClientSettings {
   }
 
   /** The ParameterStatus messages of the login, one per parameter a server reports with the client's value, as one buffer. */
-  hello(defaults: ReadonlyMap<string, string> | undefined): Buffer[] {
-    const out: Buffer[] = [];
+  hello(defaults: ReadonlyMap<string, string> | undefined): Buffer {
     const keys = defaults ?? NONE;
-    for (const k of keys.keys()) {
-      const v = this.want.get(k)!;
-      // Told before the login (a SET during startup): what is told now replaces it.
-      this.toldSince?.delete(k);
-      out.push(parameterStatus(k, v));
-    }
+    // Told before the login (a SET during startup): what is told now replaces it.
+    if (this.toldSince !== undefined) for (const k of keys.keys()) this.toldSince.delete(k);
     this.toldAtLogin = this.want;
     this.loginKeys = keys;
-    return out;
+    return helloFor(this.want, keys);
   }
 
   /** A server's ParameterStatus: the client follows its own SETs; true when the client has not been told this value. */

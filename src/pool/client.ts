@@ -2,7 +2,7 @@
 // Message formats: https://www.postgresql.org/docs/current/protocol-message-formats.html
 import type { Socket } from 'node:net';
 import { ClientError } from '../errors.js';
-import { MAX_FRONTEND_MESSAGE, backendKeyData, noticeResponse, parameterStatus } from '../protocol/index.js';
+import { MAX_FRONTEND_MESSAGE, loginEnd, noticeResponse, parameterStatus } from '../protocol/index.js';
 import type { ClientSession, SessionDone, SessionEnd } from './types.js';
 import type { ServerKey, UpstreamTarget } from '../upstream/index.js';
 import { type Act, Framer, FramingError, type FrameSink } from './framer.js';
@@ -167,20 +167,16 @@ export class PoolClient implements FrameSink, ServerPeer, StatementOwner {
 
   /** Sends the ParameterStatus set, pgporter's BackendKeyData and ReadyForQuery, then relays until the client leaves. */
   private start(): void {
-    const hello = this.settings.hello(this.host.defaults);
+    const params = this.settings.hello(this.host.defaults);
     const greeting = this.session.greeting;
-    if (greeting !== undefined) {
-      this.session.greeting = undefined;
-      hello.unshift(greeting);
-    }
-    hello.push(backendKeyData(this.keyPid, this.keySecret), READY_IDLE);
-    this.out.push(Buffer.concat(hello));
+    if (greeting !== undefined) this.session.greeting = undefined;
+    this.out.push(loginEnd(greeting, params, this.keyPid, this.keySecret));
     const s = this.socket;
     // The startup reader lets go first: its 'end' listener gone before ours comes, the socket's 'end' list is a
     // two-entry array, not one grown to twenty slots by a third entry pushed for a moment (176 bytes per idle client).
     const reader = this.session.reader;
     this.session.reader = undefined;
-    const pending = reader === undefined ? EMPTY : reader.detach();
+    const pending = reader === undefined ? EMPTY : reader.detach(true);
     listenTo(s, this);
     if (pending.length) this.feed(pending);
     else this.flush();

@@ -54,6 +54,27 @@ export function backendKeyData(pid: number, secret: number): Buffer {
   return message(Backend.BackendKeyData, body);
 }
 
+/**
+ * The end of a login as one buffer: `head` (AuthenticationOk, when it was held back to go with the rest), the
+ * ParameterStatus block, BackendKeyData(pid, secret) and ReadyForQuery idle: one allocation and one write.
+ */
+export function loginEnd(head: Buffer | undefined, params: Buffer, pid: number, secret: number): Buffer {
+  const h = head === undefined ? 0 : head.length;
+  const out = Buffer.allocUnsafe(h + params.length + 13 + 6);
+  let i = 0;
+  if (head !== undefined) i += head.copy(out, 0);
+  i += params.copy(out, i);
+  out[i] = Backend.BackendKeyData;
+  out.writeInt32BE(12, i + 1);
+  out.writeInt32BE(pid | 0, i + 5);
+  out.writeInt32BE(secret | 0, i + 9);
+  i += 13;
+  out[i] = Backend.ReadyForQuery;
+  out.writeInt32BE(5, i + 1);
+  out[i + 5] = 0x49; // 'I'
+  return out;
+}
+
 function authMessage(code: number, extra?: Buffer): Buffer {
   const head = Buffer.allocUnsafe(4);
   head.writeInt32BE(code, 0);

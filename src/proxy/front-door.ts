@@ -6,7 +6,7 @@ import { ClientError, PgporterError, toClientError } from '../errors.js';
 import { FieldLog, SessionLog, type LogLike, type Logger, type Metrics, type TenantConnections } from '../observability/index.js';
 import type { Admission, Backend, ClientSession, ServedSession, SessionDone, SessionEnd } from '../pool/index.js';
 import type { TenantRecord } from '../store/index.js';
-import { readProxyHeader } from './proxy-header-reader.js';
+import { directClient, readProxyHeader, type ProxyResult } from './proxy-header-reader.js';
 import { describeTlvs } from './proxy-header-decode.js';
 import { negotiateStartup } from './startup.js';
 import { resolveTenant, type TenantLookup } from './tenant-resolve.js';
@@ -18,6 +18,7 @@ import type { CredentialSource, UpstreamSecret } from '../auth/index.js';
 import type { OpenSession } from './session-registry.js';
 import { loginDeadlines } from './janitor.js';
 import { intern } from './intern.js';
+import { tuneAccepted } from './socket-options.js';
 
 /** Decides whether a client address may reach a tenant; undefined means allowed. */
 export interface AccessCheck {
@@ -68,6 +69,8 @@ export interface FrontDoorDeps {
   isTrustedProxy(ip: string): boolean;
   /** Absent, or without console users: no database name is special. */
   console?: ConsoleDoor | undefined;
+  /** Accepted sockets inherit TCP_NODELAY and keepalive from the listener (tuneListener): nothing to set per socket. */
+  listenerTuned?: boolean;
 }
 
 let nextSessionId = 1;
@@ -195,9 +198,7 @@ export async function handleConnection(raw: Socket, deps: FrontDoorDeps): Promis
   let tenantId = '';
   let clientSocket: Socket = raw;
   let admission: Admission | undefined;
-  raw.setNoDelay(true);
-  // A client that vanished without a FIN (NAT timeout, dead host) is found by keepalive probes instead of never.
-  raw.setKeepAlive(true, 60_000);
+  if (!deps.listenerTuned) tuneAccepted(raw);
   raw.on('error', ignore);
   let timedOut = false;
   const startupTimer = {
@@ -211,11 +212,15 @@ export async function handleConnection(raw: Socket, deps: FrontDoorDeps): Promis
   };
   loginDeadlines.add(startupTimer);
   try {
-    const proxy = await readProxyHeader(raw, {
-      mode: config.proxyProtocol.mode,
-      isTrusted: deps.isTrustedProxy,
-      timeoutMs: config.proxyProtocol.headerTimeout,
-    });
+    // Without PROXY protocol the client is the peer: known at once, no promise to wait for.
+    let proxy: ProxyResult;
+    if (config.proxyProtocol.mode === 'off') {
+      const direct = directClient(raw);
+      if (direct instanceof PgporterError) throw direct;
+      proxy = direct;
+    } else {
+      proxy = await readProxyHeader(raw, { mode: config.proxyProtocol.mode, isTrusted: deps.isTrustedProxy, timeoutMs: config.proxyProtocol.headerTimeout });
+    }
     if (proxy.local) {
       if (proxy.header) metrics.proxyHeaders.inc({ version: String(proxy.header.version), family: 'local' });
       log.debug({ event: 'health_check' }, 'PROXY LOCAL health check');

@@ -8,3 +8,4 @@ export { PacketReader, ClientGoneError } from './packet-reader.js';
 export { readProxyHeader, type ProxyMode, type ProxyResult, type ReadProxyHeaderOptions } from './proxy-header-reader.js';
 export { decodeProxyHeader, describeTlvs, type ProxyHeader, type ProxyTlv } from './proxy-header-decode.js';
 export { ProxyHeaderFramer, frameProxyHeader } from './proxy-header-framer.js';
+export { tuneListener, tuneAccepted, CLIENT_KEEPALIVE_MS } from './socket-options.js';

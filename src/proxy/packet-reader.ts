@@ -56,15 +56,19 @@ export class PacketReader {
     this.wake();
   }
 
-  /** Stops reading and returns bytes received but not consumed (the caller passes them on). */
-  detach(): Buffer {
+  /**
+   * Stops reading and returns bytes received but not consumed (the caller passes them on). `handOver`: the caller
+   * attaches its own 'data' listener before this tick ends, so the socket may stay flowing (no pause, then a resume
+   * scheduled for the next tick, per connection); no data event can fire in between.
+   */
+  detach(handOver = false): Buffer {
     const s = this.socket as ReaderSocket;
     s.off('data', onData);
     s.off('end', onEnd);
     s.off('close', onEnd);
     s.off('error', onError);
     s[READER] = undefined;
-    s.pause();
+    if (!handOver) s.pause();
     const rest = this.buf;
     this.buf = EMPTY;
     return rest;
@@ -109,22 +113,23 @@ export class PacketReader {
 
   /** An untyped startup packet (int32 length including itself, then body); returns the body. */
   async readStartupPacket(maxSize: number): Promise<Buffer> {
-    await this.need(4);
+    // Awaited only when bytes are missing: a packet already received costs no extra turn of the microtask queue.
+    if (this.buf.length < 4) await this.need(4);
     const len = this.buf.readInt32BE(0);
     if (len < 8 || len > maxSize) {
       throw new ClientError(len > maxSize ? 'STARTUP_TOO_LARGE' : 'STARTUP_INVALID', len > maxSize ? 'startup packet too large' : `invalid length of startup packet: ${len}`);
     }
-    await this.need(len);
+    if (this.buf.length < len) await this.need(len);
     return this.take(len).subarray(4);
   }
 
   /** A typed message (type byte, int32 length, body), e.g. a PasswordMessage. */
   async readMessage(maxSize: number): Promise<{ type: number; body: Buffer }> {
-    await this.need(5);
+    if (this.buf.length < 5) await this.need(5);
     const type = this.buf[0]!;
     const len = this.buf.readInt32BE(1);
     if (len < 4 || len > maxSize) throw new ClientError('STARTUP_INVALID', `invalid message length ${len} during startup`);
-    await this.need(1 + len);
+    if (this.buf.length < 1 + len) await this.need(1 + len);
     const msg = this.take(1 + len);
     return { type, body: msg.subarray(5) };
   }

@@ -44,19 +44,27 @@ function clientGone(message: string, cause?: unknown): PgporterError {
 }
 
 /**
+ * Who a connection without a PROXY header comes from: its TCP peer, normalised (what `off` mode needs, at once and
+ * without a promise). A PgporterError coded `CLIENT_GONE` when the socket is already closed.
+ */
+export function directClient(socket: Socket): ProxyResult | PgporterError {
+  const remote = socket.remoteAddress;
+  const peerAddress = remote === undefined ? undefined : normaliseIp(remote);
+  if (peerAddress === undefined || socket.destroyed) return clientGone('client connection closed before its PROXY protocol header was read');
+  return { clientAddress: peerAddress, clientPort: socket.remotePort ?? 0, peerAddress, local: false, rest: EMPTY };
+}
+
+/**
  * Reads the PROXY header off a fresh socket. On success the socket is paused with none of our
  * listeners left, so the next stage attaches its own and calls `resume()`; it must also attach an
  * 'error' listener right after the await, as ours is gone. Rejects with a `ClientError` (to send
  * to the client) or a `PgporterError` coded `CLIENT_GONE` (nothing to send).
  */
 export function readProxyHeader(socket: Socket, opts: ReadProxyHeaderOptions): Promise<ProxyResult> {
-  const peerAddress = socket.remoteAddress === undefined ? undefined : normaliseIp(socket.remoteAddress);
-  const peerPort = socket.remotePort ?? 0;
-  if (peerAddress === undefined || socket.destroyed) {
-    return Promise.reject(clientGone('client connection closed before its PROXY protocol header was read'));
-  }
-  const direct: ProxyResult = { clientAddress: peerAddress, clientPort: peerPort, peerAddress, local: false, rest: EMPTY };
+  const direct = directClient(socket);
+  if (direct instanceof PgporterError) return Promise.reject(direct);
   if (opts.mode === 'off') return Promise.resolve(direct);
+  const peerAddress = direct.peerAddress;
 
   let trusted: boolean;
   try {

@@ -274,6 +274,9 @@ export class TenantHealth {
       const cfg = this.o.settings();
       e.ban = nextBan(e.ban, now, cfg.banMin, cfg.banMax);
     }
+    // Asked again when the ban runs out (if that comes before the next interval): a server back from a hiccup is
+    // seen after banMin, not only after a long health.interval.
+    e.nextProbeAt = Math.min(e.nextProbeAt, e.ban!.until);
     e.down = true;
     e.lagSeconds = undefined;
     if (was !== 'down') {
