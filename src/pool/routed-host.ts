@@ -7,7 +7,7 @@ import type { ClientHost } from './seams.js';
 import type { TenantTotals } from './pool-metrics.js';
 import type { ClientSession } from './types.js';
 import type { TenantRouter } from './ha-router.js';
-import { ClientSettings } from './client-settings.js';
+import { startupWants } from './params.js';
 
 /** The setting a read-only client served by the writer runs with, and routing reads from a client's startup. */
 export const RO_PARAM = 'default_transaction_read_only';
@@ -36,10 +36,8 @@ export class RoutedHost implements ClientHost {
     this.database = session.database;
     this.user = session.user;
     // The client's settings forget their startup values once a server confirmed them; routing needs this one later.
-    const startup = new ClientSettings();
     try {
-      startup.parseStartup(session.params);
-      this.startupReadOnly = startup.startup.get(RO_PARAM);
+      this.startupReadOnly = startupWants(session.params).get(RO_PARAM);
     } catch {
       // Malformed options: the client's own login refuses them.
     }
